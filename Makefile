@@ -1,0 +1,56 @@
+# Two commands for a new user: `make run` and `make test` (see README.md).
+# Only Python 3.12+ and make are needed; everything else is installed into .venv from uv.lock.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 0.0.0.0
+PORT ?= 8000
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test setup lint format typecheck bench clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3 --version)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.synced: $(BIN)/python uv.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.8"
+	$(BIN)/python -m uv sync --locked --inexact --python $(BIN)/python
+	touch $@
+
+setup: $(VENV)/.synced
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput --database sandbox
+	$(BIN)/python manage.py sandbox_seed
+
+run: setup
+	@echo
+	@echo "  Sandbox portal:  http://localhost:$(PORT)/sandbox/"
+	@echo "  Deal Desk app:   http://127.0.0.1:$(PORT)/"
+	@echo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck:
+	$(BIN)/mypy .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 sandbox.sqlite3

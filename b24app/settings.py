@@ -1,0 +1,188 @@
+"""Deal Desk settings: one module, every value read from the environment.
+
+Development needs no configuration at all: SQLite files, the local-memory cache and the sandbox
+portal. Production (DEBUG off) refuses to start without its secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from b24app.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+PRODUCTION = not DEBUG and env_bool("PRODUCTION", False)
+
+SECRET_KEY = env_secret(
+    "SECRET_KEY", required=PRODUCTION, dev_default="dev-only-secret-key-not-for-production-use-0123456789"
+)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+# --- Bitrix24 -----------------------------------------------------------------------------------
+B24_CLIENT_ID = env_str("B24_CLIENT_ID")
+# The sandbox portal is on by default whenever no real marketplace app is configured.
+B24_SANDBOX = env_bool("B24_SANDBOX", not B24_CLIENT_ID)
+if B24_SANDBOX and not B24_CLIENT_ID:
+    B24_CLIENT_ID = "local.dealdesk00000000.00000001"
+B24_CLIENT_SECRET = env_secret(
+    "B24_CLIENT_SECRET", required=PRODUCTION and not B24_SANDBOX, dev_default="sandbox-client-secret-dev-only"
+)
+# Where the app itself is reached by the portal (install handler, placement handler, events).
+APP_PUBLIC_URL = env_str("APP_PUBLIC_URL", "http://127.0.0.1:8000/")
+# The script the app pages load as BX24.js; production uses the official library.
+BX24_JS_URL = env_str("BX24_JS_URL", "//api.bitrix24.com/api/v1/")
+
+# --- The sandbox portal ----------------------------------------------------------------------------
+# The portal's own public address: a different site from APP_PUBLIC_URL, as in production.
+SANDBOX_PORTAL_URL = env_str("SANDBOX_PORTAL_URL", "http://localhost:8000/sandbox/")
+SANDBOX_RATE_LIMIT = env_float("SANDBOX_RATE_LIMIT", 2.0)  # requests drained per second
+SANDBOX_RATE_BURST = env_int("SANDBOX_RATE_BURST", 50)  # bucket size
+SANDBOX_LIMITS_ENABLED = env_bool("SANDBOX_LIMITS_ENABLED", True)
+SANDBOX_OPERATING_LIMIT = env_float("SANDBOX_OPERATING_LIMIT", 480.0)  # seconds per method per 10 min
+SANDBOX_ACCESS_TOKEN_TTL = env_int("SANDBOX_ACCESS_TOKEN_TTL", 3600)
+SANDBOX_REFRESH_TOKEN_TTL = env_int("SANDBOX_REFRESH_TOKEN_TTL", 180 * 24 * 3600)
+SANDBOX_EVENTS_SYNC = env_bool("SANDBOX_EVENTS_SYNC", False)  # deliver events inline (debugging)
+
+# --- Django ------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "b24app",
+    "widgets",
+]
+if B24_SANDBOX:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "b24app.urls"
+WSGI_APPLICATION = "b24app.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _sqlite(path: Path, test_name: str) -> dict[str, Any]:
+    # WAL and IMMEDIATE transactions let the threaded dev/test server run the app and the
+    # sandbox side by side without "database is locked" on concurrent writers.
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+        # A file, not ":memory:", so that every live-server thread gets its own connection.
+        "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"dealdesk-test-{os.getpid()}-{test_name}.sqlite3")},
+    }
+
+
+def _database(url_env: str, sqlite_file: str, test_name: str) -> dict[str, Any]:
+    url = env_str(url_env)
+    if not url:
+        return _sqlite(BASE_DIR / sqlite_file, test_name)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    if config["ENGINE"].endswith("sqlite3"):
+        return _sqlite(Path(config["NAME"]), test_name)
+    return config
+
+
+DATABASES: dict[str, dict[str, Any]] = {"default": _database("DATABASE_URL", "db.sqlite3", "default")}
+if B24_SANDBOX:
+    # The sandbox portal keeps its data in its own database, never mixed with the app's tables.
+    DATABASES["sandbox"] = _database("SANDBOX_DATABASE_URL", "sandbox.sqlite3", "sandbox")
+DATABASE_ROUTERS = ["b24app.dbrouters.SandboxRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "dealdesk",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# collectstatic's target; only set where static files are collected (production, or on request),
+# so development serves straight from the apps' folders without a warning about a missing root.
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION or env_bool("COLLECT_STATIC", False) else None
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Cookies are never relied on inside the Bitrix24 iframe (a signed token travels instead), so
+# the defaults stay strict.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

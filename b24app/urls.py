@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, include, path
+
+from b24app import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
+]
+
+if settings.B24_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

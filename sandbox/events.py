@@ -1,0 +1,130 @@
+"""Outbound events: form-encoded POSTs to the handlers apps bound with event.bind.
+
+As Bitrix24 (bitrix24-protocol.md §6.2, deals-api-spec.md §10): delivered in the background after
+the change is committed, once, without retries; nothing is delivered to an app that has not
+finished installing; `auth` carries a token for the user who caused the event, or no token when
+no user did (automation). Event names are upper-case on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from sandbox.models import App, EventBinding, EventDelivery, User
+from sandbox.portal import client_endpoint, get_portal, portal_host, server_endpoint
+from sandbox.tokens import issue_tokens
+
+log = logging.getLogger(__name__)
+DELIVERY_TIMEOUT = 10.0
+USER_AGENT = "Bitrix24 Webhook Engine"
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """PHP-style form keys: {"data": {"FIELDS": {"ID": 5}}} → data[FIELDS][ID]=5."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            pairs.extend(flatten(child, f"{prefix}[{key}]" if prefix else str(key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            pairs.extend(flatten(child, f"{prefix}[{index}]"))
+    elif value is None:
+        pairs.append((prefix, ""))
+    else:
+        pairs.append((prefix, str(value)))
+    return pairs
+
+
+def auth_block(app: App, user: User | None, *, with_refresh: bool = False) -> dict[str, str]:
+    block: dict[str, str] = {}
+    if user is not None:
+        access, refresh = issue_tokens(app=app, user=user)
+        block.update(
+            access_token=access.token,
+            expires=str(int(access.expires_at.timestamp())),
+            expires_in=str(settings.SANDBOX_ACCESS_TOKEN_TTL),
+            scope=app.scope,
+            user_id=str(user.pk),
+        )
+        if with_refresh:
+            block["refresh_token"] = refresh.token
+    block.update(
+        domain=portal_host(),
+        server_endpoint=server_endpoint(),
+        status=app.status,
+        client_endpoint=client_endpoint(),
+        member_id=get_portal().member_id,
+        application_token=app.application_token,
+    )
+    if user is None:
+        block.pop("status")
+    return block
+
+
+def queue_event(event: str, data: dict[str, Any], *, user: User | None) -> None:
+    """Deliver `event` to every installed app bound to it, once the transaction commits."""
+    name = event.upper()
+    bindings = list(
+        EventBinding.objects.select_related("app").filter(event=name, offline=False, app__state=App.State.INSTALLED)
+    )
+    for binding in bindings:
+        payload = {
+            "event": name,
+            "event_handler_id": str(binding.pk),
+            "data": data,
+            "ts": str(int(time.time())),
+            "auth": auth_block(binding.app, _token_user(binding, user)),
+        }
+        send_later(binding.handler, payload, binding=binding)
+
+
+def _token_user(binding: EventBinding, user: User | None) -> User | None:
+    if user is None:
+        return None
+    if binding.auth_type:
+        return User.objects.filter(pk=binding.auth_type).first() or user
+    return user
+
+
+def send_later(handler: str, payload: dict[str, Any], *, binding: EventBinding | None = None) -> None:
+    delivery = EventDelivery.objects.create(
+        binding=binding, event=str(payload.get("event", "")), handler=handler, payload=payload
+    )
+    transaction.on_commit(lambda: _dispatch(delivery.pk), using="sandbox")
+
+
+def _dispatch(delivery_id: int) -> None:
+    if settings.SANDBOX_EVENTS_SYNC:
+        deliver(delivery_id)
+        return
+    threading.Thread(target=deliver, args=(delivery_id,), daemon=True, name=f"event-{delivery_id}").start()
+
+
+def deliver(delivery_id: int) -> None:
+    delivery = EventDelivery.objects.get(pk=delivery_id)
+    body = urlencode(flatten(delivery.payload))
+    status: int | None = None
+    error = ""
+    try:
+        response = requests.post(
+            delivery.handler,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT},
+            timeout=DELIVERY_TIMEOUT,
+            allow_redirects=False,
+        )
+        status = response.status_code
+    except requests.RequestException as exc:
+        # No retries: the event is dropped, as Bitrix24's queue does.
+        error = type(exc).__name__
+        log.info("event %s to %s failed: %s", delivery.event, delivery.handler, error)
+    EventDelivery.objects.filter(pk=delivery_id).update(delivered_at=timezone.now(), status_code=status, error=error)

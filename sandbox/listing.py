@@ -1,0 +1,197 @@
+"""filter / order / start for the legacy crm.*.list methods, on top of the ORM.
+
+Operators (deals-api-spec.md §5.4, protocol §7.4): `=` `!=` `!` `>` `>=` `<` `<=` `@` (in) `!@`
+(not in) `%` (LIKE %v%) `=%` and `%=` (LIKE with the caller's wildcards) `!%`. LIKE does not apply to
+status/entity fields; there it falls back to equality. Pages are 50 rows; legacy list methods
+round `start` down to a page (start=10 gives the first page, §4.5); start=-1 skips counting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+
+from sandbox.rest.errors import legacy
+
+PAGE_SIZE = 50
+_OPERATORS = ("!=", ">=", "<=", "=%", "%=", "!@", "!%", "@", ">", "<", "=", "!", "%")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    orm: str
+    kind: str = "str"  # str | int | decimal | date | datetime | yn | ref (status/entity ids: no LIKE)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    for op in _OPERATORS:
+        if key.startswith(op):
+            return op, key[len(op) :]
+    return "", key
+
+
+def coerce(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "int":
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return None
+    if kind == "decimal":
+        try:
+            return Decimal(str(value).strip())
+        except InvalidOperation:
+            return None
+    if kind == "date":
+        return _as_date(value)
+    if kind == "datetime":
+        parsed = _as_datetime(value)
+        return parsed
+    return str(value)
+
+
+def _as_date(value: Any) -> date | None:
+    text = str(value).strip()
+    return parse_date(text[:10]) if len(text) >= 10 else None
+
+
+def _as_datetime(value: Any) -> datetime | date | None:
+    text = str(value).strip()
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        return parsed
+    return _as_date(text)
+
+
+def _condition(spec: FieldSpec, op: str, value: Any) -> Q | None:
+    field = spec.orm
+    if (
+        spec.kind == "datetime"
+        and isinstance(coerce(value, spec.kind), date)
+        and not isinstance(coerce(value, spec.kind), datetime)
+    ):
+        field = f"{field}__date"
+    if isinstance(value, list) or op in ("@", "!@"):
+        values = value if isinstance(value, list) else [value]
+        coerced = [c for c in (coerce(v, spec.kind) for v in values) if c is not None]
+        q = Q(**{f"{field}__in": coerced})
+        return ~q if op in ("!@", "!", "!=") else q
+    if op in ("%", "=%", "%=", "!%") and spec.kind in ("str",):
+        text = str(value)
+        if op == "%" or op == "!%":
+            q = Q(**{f"{field}__icontains": text})
+            return ~q if op == "!%" else q
+        return _like(field, text)
+    coerced = coerce(value, spec.kind)
+    if value in ("", None) and op in ("", "="):
+        return (
+            Q(**{f"{field}__isnull": True}) | Q(**{field: ""})
+            if spec.kind in ("str", "ref")
+            else Q(**{f"{field}__isnull": True})
+        )
+    if coerced is None:
+        # A value that cannot be compared to the field's type matches nothing, as SQL would.
+        return Q(pk__in=[]) if op not in ("!", "!=") else Q()
+    lookups = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+    if op in lookups:
+        return Q(**{f"{field}__{lookups[op]}": coerced})
+    if op in ("!", "!="):
+        return ~Q(**{field: coerced})
+    return Q(**{field: coerced})
+
+
+def _like(field: str, pattern: str) -> Q:
+    starts, ends = pattern.startswith("%"), pattern.endswith("%")
+    core = pattern.strip("%")
+    if starts and ends:
+        return Q(**{f"{field}__icontains": core})
+    if ends:
+        return Q(**{f"{field}__istartswith": core})
+    if starts:
+        return Q(**{f"{field}__iendswith": core})
+    return Q(**{f"{field}__iexact": core})
+
+
+def apply_filter(qs: QuerySet[Any], raw: Any, fields: dict[str, FieldSpec]) -> QuerySet[Any]:
+    if raw in (None, "", []):
+        return qs
+    if not isinstance(raw, dict):
+        raise legacy("Parameter 'filter' must be array.")
+    for key, value in raw.items():
+        op, name = split_key(str(key))
+        spec = fields.get(name.upper())
+        if spec is None:
+            continue  # unknown fields are ignored, as the portal does
+        condition = _condition(spec, op, value)
+        if condition is not None:
+            qs = qs.filter(condition)
+    return qs
+
+
+def apply_order(qs: QuerySet[Any], raw: Any, fields: dict[str, FieldSpec]) -> QuerySet[Any]:
+    if raw in (None, "", []):
+        return qs.order_by("pk")
+    if not isinstance(raw, dict):
+        raise legacy("Parameter 'order' must be array.")
+    ordering: list[str] = []
+    for key, direction in raw.items():
+        spec = fields.get(str(key).upper())
+        if spec is None:
+            continue
+        desc = str(direction).strip().upper() == "DESC"
+        ordering.append(f"-{spec.orm}" if desc else spec.orm)
+    ordering.append("pk")
+    return qs.order_by(*ordering)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    total: int
+    next: int | None
+
+
+def paginate(qs: QuerySet[Any], raw_start: Any, *, round_to_page: bool = True) -> Page:
+    try:
+        start = int(str(raw_start).strip()) if raw_start not in (None, "") else 0
+    except ValueError:
+        start = 0
+    if start == -1:
+        # No COUNT(*): total is 0 and there is no `next` (protocol §4.5).
+        return Page(list(qs[:PAGE_SIZE]), 0, None)
+    start = max(0, start)
+    if round_to_page:
+        start = (start // PAGE_SIZE) * PAGE_SIZE
+    total = qs.count()
+    rows = list(qs[start : start + PAGE_SIZE])
+    nxt = start + PAGE_SIZE if start + PAGE_SIZE < total else None
+    return Page(rows, total, nxt)
+
+
+def select_fields(raw: Any, *, default: list[str], available: list[str], user_fields: list[str]) -> list[str]:
+    """Which keys a list returns: `*` means all standard fields, `UF_*` all user fields."""
+    if raw in (None, "", []) or not isinstance(raw, list | dict):
+        return list(default)
+    names = [str(v) for v in (raw.values() if isinstance(raw, dict) else raw)]
+    chosen: list[str] = []
+    for name in names:
+        upper = name.upper()
+        if upper == "*":
+            chosen.extend(available)
+        elif upper == "UF_*":
+            chosen.extend(user_fields)
+        elif upper in available or upper in user_fields:
+            chosen.append(upper)
+    ordered = list(dict.fromkeys(chosen))
+    if "ID" not in ordered:
+        ordered.insert(0, "ID")
+    return ordered

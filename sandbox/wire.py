@@ -1,0 +1,85 @@
+"""How values look on the wire in Bitrix24's legacy CRM methods (deals-api-spec.md §3).
+
+IDs and amounts are strings in get/list answers ("410", "1000000.00"), dates ISO-8601 with the
+portal's offset, Y/N flags as strings, unset values null.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.utils import timezone
+
+TWO_PLACES = Decimal("0.01")
+
+
+def id_str(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def money_str(value: Decimal | None) -> str | None:
+    """`"1000000.00"`: two decimals, as deal amounts are sent."""
+    if value is None:
+        return None
+    return str(Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP))
+
+
+def number(value: Decimal | None) -> int | float | None:
+    """A JSON number without trailing zeros (999, 899.1), as product rows are sent."""
+    if value is None:
+        return None
+    normalized = Decimal(value).normalize()
+    if normalized == normalized.to_integral_value():
+        return int(normalized)
+    return float(normalized)
+
+
+def datetime_str(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return timezone.localtime(value).isoformat(timespec="seconds")
+
+
+def date_str(value: date | None) -> str | None:
+    """Deal dates come back as a datetime at local midnight: "2024-08-30T00:00:00+02:00"."""
+    if value is None:
+        return None
+    aware = timezone.make_aware(datetime.combine(value, time.min), timezone.get_current_timezone())
+    return aware.isoformat(timespec="seconds")
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, bool):
+        return None
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+def parse_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        text = str(value).strip()
+        return int(text)
+    except ValueError:
+        return None
+
+
+def yn(value: Any, default: str = "N") -> str:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    text = str(value).strip().upper()
+    if text in ("Y", "1", "TRUE"):
+        return "Y"
+    if text in ("N", "0", "FALSE"):
+        return "N"
+    return default

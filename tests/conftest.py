@@ -1,0 +1,98 @@
+"""Shared fixtures: a seeded sandbox portal served over real HTTP by pytest-django's live_server.
+
+The portal is reached as http://localhost:<port>/sandbox/ and the app as http://127.0.0.1:<port>/,
+two different sites, as in production.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from django.utils import timezone
+
+ALL_DATABASES = ["default", "sandbox"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the live server or the sandbox get both databases, transactionally."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("django_db") is None and ({"live_server", "sandbox"} & set(fixtures)):
+            item.add_marker(pytest.mark.django_db(transaction=True, databases=ALL_DATABASES))
+
+
+@dataclass
+class SandboxPortal:
+    """A seeded sandbox portal and a few conveniences for calling it like a Bitrix24 client."""
+
+    url: str  # the portal, e.g. http://localhost:8123/sandbox/
+    app_url: str  # the app, e.g. http://127.0.0.1:8123/
+    session: requests.Session
+
+    def rest_url(self, method: str) -> str:
+        return f"{self.url}rest/{method}.json"
+
+    def webhook(self, user_id: int = 1, scope: str = "crm,user,user_brief") -> str:
+        from sandbox.models import Webhook
+
+        hook = Webhook.objects.create(user_id=user_id, code=secrets.token_hex(8), scope=scope)
+        return f"{self.url}rest/{user_id}/{hook.code}/"
+
+    def install_app(self) -> Any:
+        """Mark Deal Desk installed, as if the admin had finished the install (no UI involved)."""
+        from sandbox.models import App
+
+        app = App.objects.get()
+        app.state = App.State.INSTALLED
+        app.application_token = app.application_token or secrets.token_hex(16)
+        app.installed_at = timezone.now()
+        app.installed_by_id = 1
+        app.save()
+        return app
+
+    def token(self, user_id: int = 1) -> str:
+        """An OAuth access token of the installed app for `user_id`."""
+        from sandbox.models import App, User
+        from sandbox.tokens import issue_tokens
+
+        app = App.objects.get()
+        if not app.is_installed:
+            app = self.install_app()
+        access, _ = issue_tokens(app=app, user=User.objects.get(pk=user_id))
+        return access.token
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, user: int = 1, token: str | None = None
+    ) -> requests.Response:
+        """POST a JSON body with `auth`, the way the official SDKs do."""
+        body = dict(params or {})
+        body["auth"] = token if token is not None else self.token(user)
+        return self.session.post(self.rest_url(method), json=body, timeout=30)
+
+    def result(self, method: str, params: dict[str, Any] | None = None, *, user: int = 1) -> Any:
+        response = self.call(method, params, user=user)
+        assert response.status_code == 200, response.text
+        return response.json()["result"]
+
+    def log(self) -> list[Any]:
+        from sandbox.models import RequestLog
+
+        return list(RequestLog.objects.order_by("id"))
+
+
+@pytest.fixture
+def sandbox(live_server: Any, settings: Any) -> Iterator[SandboxPortal]:
+    from sandbox.seed import seed_portal
+
+    port = live_server.url.rsplit(":", 1)[1]
+    settings.SANDBOX_PORTAL_URL = f"http://localhost:{port}/sandbox/"
+    settings.APP_PUBLIC_URL = f"http://127.0.0.1:{port}/"
+    settings.SANDBOX_LIMITS_ENABLED = False
+    seed_portal()
+    with requests.Session() as session:
+        yield SandboxPortal(url=settings.SANDBOX_PORTAL_URL, app_url=settings.APP_PUBLIC_URL, session=session)
