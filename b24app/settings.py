@@ -36,8 +36,23 @@ B24_CLIENT_SECRET = env_secret(
 )
 # Where the app itself is reached by the portal (install handler, placement handler, events).
 APP_PUBLIC_URL = env_str("APP_PUBLIC_URL", "http://127.0.0.1:8000/")
+# The OAuth server: tokens are issued and refreshed only there, and only there does the client
+# secret go (bitrix24-protocol.md §2). In sandbox mode the sandbox portal plays it.
+B24_OAUTH_SERVER = env_str("B24_OAUTH_SERVER", "")  # default: oauth.bitrix.info, or the sandbox
+# Hosts a portal may live on: Bitrix24 cloud domains, plus any listed here (on-premise portals).
+B24_EXTRA_PORTAL_HOSTS = env_list("B24_EXTRA_PORTAL_HOSTS", [])
+# The app's own pacing, under the portal's 2 requests/s with a burst of 50 (with a margin).
+B24_RATE_LIMIT = env_float("B24_RATE_LIMIT", 2.0)
+B24_RATE_BURST = env_int("B24_RATE_BURST", 40)
+B24_OPERATING_LIMIT = env_float("B24_OPERATING_LIMIT", 480.0)
+# Encryption keys for tokens at rest, newest first (Fernet keys, comma-separated).
+FERNET_KEYS = env_list("FERNET_KEYS", [])
+if PRODUCTION and not FERNET_KEYS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("FERNET_KEYS must be set in production")
 # The script the app pages load as BX24.js; production uses the official library.
-BX24_JS_URL = env_str("BX24_JS_URL", "//api.bitrix24.com/api/v1/")
+BX24_JS_URL = env_str("BX24_JS_URL", "")  # default: the official script, or the sandbox's copy
 
 # --- The sandbox portal ----------------------------------------------------------------------------
 # The portal's own public address: a different site from APP_PUBLIC_URL, as in production.

@@ -7,6 +7,7 @@ from b24app import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
+    path("b24/", include("b24app.urls_b24")),
 ]
 
 if settings.B24_SANDBOX:

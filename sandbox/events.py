@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from b24app.phpform import flatten
 from sandbox.models import App, EventBinding, EventDelivery, User
 from sandbox.portal import client_endpoint, get_portal, portal_host, server_endpoint
 from sandbox.tokens import issue_tokens
@@ -26,22 +27,6 @@ from sandbox.tokens import issue_tokens
 log = logging.getLogger(__name__)
 DELIVERY_TIMEOUT = 10.0
 USER_AGENT = "Bitrix24 Webhook Engine"
-
-
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """PHP-style form keys: {"data": {"FIELDS": {"ID": 5}}} → data[FIELDS][ID]=5."""
-    pairs: list[tuple[str, str]] = []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            pairs.extend(flatten(child, f"{prefix}[{key}]" if prefix else str(key)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            pairs.extend(flatten(child, f"{prefix}[{index}]"))
-    elif value is None:
-        pairs.append((prefix, ""))
-    else:
-        pairs.append((prefix, str(value)))
-    return pairs
 
 
 def auth_block(app: App, user: User | None, *, with_refresh: bool = False) -> dict[str, str]:

@@ -9,10 +9,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from b24app.phpform import build_nested
 from sandbox.portal import get_portal
 from sandbox.rest.dispatch import run_method
 from sandbox.rest.errors import RestError
-from sandbox.rest.params import build_nested
 from sandbox.rest.registry import Call, rest_method
 
 MAX_COMMANDS = 50

@@ -9,15 +9,13 @@ query string. Source: bitrix24-protocol.md §3.2 (CRestUtil::getRequestData).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 from django.http import HttpRequest
 
+from b24app import phpform
+
 MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_DEPTH = 32
-_KEY = re.compile(r"^([^\[]*)((?:\[[^\]]*\])*)(.*)$")
 
 
 class ParamsError(ValueError):
@@ -25,60 +23,10 @@ class ParamsError(ValueError):
 
 
 def parse_php_query(query: str) -> dict[str, Any]:
-    return build_nested(parse_qsl(query, keep_blank_values=True, max_num_fields=20000))
-
-
-def build_nested(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for raw_key, value in pairs:
-        head, brackets, rest = _split_key(raw_key)
-        if not head:
-            continue
-        parts = [head, *re.findall(r"\[([^\]]*)\]", brackets)]
-        if rest:
-            # PHP ignores everything after the last closing bracket.
-            pass
-        if len(parts) > MAX_DEPTH:
-            raise ParamsError("Nesting too deep")
-        _assign(root, parts, value)
-    return _listify(root)
-
-
-def _split_key(raw_key: str) -> tuple[str, str, str]:
-    match = _KEY.match(raw_key)
-    if not match:
-        return raw_key, "", ""
-    return match.group(1), match.group(2), match.group(3)
-
-
-def _assign(node: dict[str, Any], parts: list[str], value: Any) -> None:
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        key = part if part != "" else str(_next_index(node))
-        if last:
-            node[key] = value
-            return
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-
-
-def _next_index(node: dict[str, Any]) -> int:
-    numeric = [int(k) for k in node if k.isdigit()]
-    return max(numeric) + 1 if numeric else 0
-
-
-def _listify(value: Any) -> Any:
-    """Dicts keyed 0..n-1 become lists, as PHP arrays with sequential keys encode to JSON lists."""
-    if not isinstance(value, dict):
-        return value
-    converted = {k: _listify(v) for k, v in value.items()}
-    keys = list(converted)
-    if keys and all(k.isdigit() for k in keys) and [int(k) for k in keys] == list(range(len(keys))):
-        return [converted[k] for k in keys]
-    return converted
+    try:
+        return phpform.decode(query)
+    except phpform.FormError as exc:
+        raise ParamsError(str(exc)) from exc
 
 
 def request_params(request: HttpRequest) -> dict[str, Any]:
@@ -103,7 +51,7 @@ def request_params(request: HttpRequest) -> dict[str, Any]:
         return params
     if content_type == "multipart/form-data":
         pairs = [(k, v) for k in request.POST for v in request.POST.getlist(k)]
-        params.update(build_nested(pairs))
+        params.update(phpform.build_nested(pairs))
         return params
     try:
         text = body.decode("utf-8")

@@ -1,0 +1,388 @@
+"""The one module that talks HTTP to a Bitrix24 portal's REST API.
+
+- One pooled requests.Session per process, a timeout on every call, JSON POST bodies.
+- Errors become the typed exceptions of b24app.errors, chosen from the `error` field.
+- Every request first takes a slot from the shared per-portal limiter (b24app.limiter).
+- `expired_token` refreshes the token (single flight, see b24app.oauth) and retries once;
+  QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT are retried with backoff and jitter.
+- A portal that moved to a new address answers with a redirect: the POST is repeated there
+  (never turned into a GET) and the new endpoint is stored, if the new host is a trusted one.
+
+Docs: https://apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+
+from b24app import limiter, phpform
+from b24app.errors import (
+    B24Error,
+    OperationTimeLimit,
+    PortalMoved,
+    PortalUnavailable,
+    RateLimited,
+    TokenExpired,
+    error_from,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 50  # commands per batch (protocol §4.4)
+PAGE_SIZE = 50
+TIMEOUT = (5.0, 30.0)  # connect, read
+USER_AGENT = "DealDesk/1.0 (+https://github.com/)"
+_READ_SUFFIXES = (".get", ".list", ".fields", ".current", ".info", ".admin")
+
+_local = threading.local()
+
+
+def http_session() -> requests.Session:
+    """One pooled session per thread of the process (requests.Session is not thread safe)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        _local.session = session
+    return session
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a call needs: a token and the portal's REST base (client_endpoint)."""
+
+    access_token: str
+    client_endpoint: str
+
+
+class TokenSource(Protocol):
+    """Supplies tokens to the client; b24app.oauth implements it for portals and users."""
+
+    limiter_key: str
+
+    def current(self) -> Grant: ...
+
+    def refresh(self, stale: Grant) -> Grant: ...
+
+    def moved(self, new_endpoint: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallResult:
+    result: Any
+    total: int | None = None
+    next: int | None = None
+    time: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    results: dict[str, Any]
+    errors: dict[str, B24Error]
+    totals: dict[str, int]
+    nexts: dict[str, int]
+
+    def get(self, key: str) -> Any:
+        """A command's result, or its own error raised."""
+        if key in self.errors:
+            raise self.errors[key]
+        return self.results.get(key)
+
+
+Command = tuple[str, Mapping[str, Any]]
+
+
+def command_string(method: str, params: Mapping[str, Any]) -> str:
+    query = phpform.encode(dict(params))
+    return f"{method}?{query}" if query else method
+
+
+class B24Client:
+    def __init__(
+        self,
+        tokens: TokenSource,
+        *,
+        max_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        trusted_host: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.tokens = tokens
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.trusted_host = trusted_host or (lambda host: False)
+        self.requests_made = 0
+
+    # --- single calls ------------------------------------------------------------------------------
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None) -> CallResult:
+        grant = self.tokens.current()
+        refreshed = False
+        attempt = 0
+        while True:
+            try:
+                return self._send(grant, method, dict(params or {}))
+            except TokenExpired:
+                if refreshed:
+                    raise
+                grant = self.tokens.refresh(grant)
+                refreshed = True
+            except (RateLimited, PortalUnavailable) as exc:
+                attempt += 1
+                if attempt > self.max_retries or not self._retryable(exc, method):
+                    raise
+                self.sleep(self._backoff(attempt, exc))
+
+    def result(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.call(method, params).result
+
+    def _retryable(self, exc: B24Error, method: str) -> bool:
+        if isinstance(exc, RateLimited):
+            return True
+        # A timeout or 5xx may have run a write on the portal; only reads and refused
+        # connections (nothing was sent) are safe to repeat.
+        connect_error = exc.code == "CONNECTION_REFUSED"
+        return connect_error or method.lower().endswith(_READ_SUFFIXES)
+
+    @staticmethod
+    def _backoff(attempt: int, exc: B24Error) -> float:
+        base = exc.retry_after if isinstance(exc, RateLimited) else 0.5
+        delay = min(30.0, max(base, 0.5) * (2 ** (attempt - 1)))
+        return delay * (0.5 + random.random() / 2)  # full jitter keeps workers from retrying in step
+
+    def _send(self, grant: Grant, method: str, params: dict[str, Any]) -> CallResult:
+        limiter.acquire(self.tokens.limiter_key, _limits())
+        url = urljoin(grant.client_endpoint, f"{method}.json")
+        body = {**params, "auth": grant.access_token}
+        self.requests_made += 1
+        response = self._post(url, body)
+        return self._parse(response, method)
+
+    def _post(self, url: str, body: dict[str, Any]) -> requests.Response:
+        try:
+            response = http_session().post(url, json=body, timeout=TIMEOUT, allow_redirects=False)
+        except requests.ConnectionError as exc:
+            code = "CONNECTION_REFUSED" if _refused(exc) else "CONNECTION_ERROR"
+            raise PortalUnavailable(code, "The portal could not be reached") from exc
+        except requests.Timeout as exc:
+            raise PortalUnavailable("TIMEOUT", "The portal did not answer in time") from exc
+        if response.status_code in (301, 302, 307, 308) and response.headers.get("Location"):
+            return self._follow_move(url, response.headers["Location"], body)
+        return response
+
+    def _follow_move(self, url: str, location: str, body: dict[str, Any]) -> requests.Response:
+        """The portal changed its address: repeat the POST there and remember the new endpoint."""
+        target = urljoin(url, location)
+        host = urlsplit(target).netloc
+        if not self.trusted_host(host):
+            raise PortalMoved("PORTAL_MOVED", f"The portal redirected to an untrusted host {host}")
+        endpoint = target[: target.find("/rest/") + len("/rest/")] if "/rest/" in target else target
+        self.tokens.moved(endpoint)
+        try:
+            return http_session().post(target, json=body, timeout=TIMEOUT, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise PortalUnavailable("CONNECTION_ERROR", "The portal could not be reached") from exc
+
+    @staticmethod
+    def _parse(response: requests.Response, method: str) -> CallResult:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            # An HTML error page or garbage: the portal (or a proxy before it) is unwell.
+            raise PortalUnavailable("UNEXPECTED_ANSWER", f"HTTP {response.status_code} from {method}")
+        if "error" in body:
+            raise error_from(body, response.status_code)
+        if response.status_code >= 500:
+            raise PortalUnavailable("UNEXPECTED_ANSWER", f"HTTP {response.status_code} from {method}")
+        if "result" not in body:
+            raise PortalUnavailable("UNEXPECTED_ANSWER", f"No result from {method}")
+        operating = body.get("time", {}).get("operating")
+        if isinstance(operating, int | float):
+            _note_operating(method, float(operating), body.get("time", {}).get("operating_reset_at"))
+        return CallResult(body["result"], body.get("total"), body.get("next"), body.get("time") or {})
+
+    # --- batches -------------------------------------------------------------------------------------
+
+    def batch(self, commands: Mapping[str, Command], *, halt: bool = False) -> BatchResult:
+        """Run commands in as few batch requests as possible (50 each); each error stays its own."""
+        items = list(commands.items())
+        merged = BatchResult({}, {}, {}, {})
+        for start in range(0, len(items), BATCH_LIMIT):
+            chunk = dict(items[start : start + BATCH_LIMIT])
+            part = self._batch_once(chunk, halt=halt)
+            merged.results.update(part.results)
+            merged.errors.update(part.errors)
+            merged.totals.update(part.totals)
+            merged.nexts.update(part.nexts)
+            if halt and part.errors:
+                break
+        return merged
+
+    def _batch_once(self, commands: Mapping[str, Command], *, halt: bool) -> BatchResult:
+        cmd = {key: command_string(method, params) for key, (method, params) in commands.items()}
+        outcome = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}).result
+        return _batch_result(outcome)
+
+    # --- lists -----------------------------------------------------------------------------------------
+
+    def list_all(self, method: str, params: Mapping[str, Any] | None = None, *, keyset: bool = True) -> list[Any]:
+        """Every item of a list method.
+
+        keyset (the docs' fast method, protocol §4.5): order by ID, `>ID` filter and start=-1 so the
+        portal skips counting, with the pages chained inside batches through $result references.
+        The first page is read with a count to know how many pages to chain. Otherwise: offset
+        pages, fetched 50 pages per batch.
+        """
+        base = dict(params or {})
+        if keyset and _orderable_by_id(base):
+            return self._list_keyset(method, base)
+        return self._list_offset(method, base)
+
+    def _list_offset(self, method: str, base: dict[str, Any]) -> list[Any]:
+        first = self.call(method, {**base, "start": 0})
+        items = list(_items(first.result))
+        if first.next is None or not first.total:
+            return items
+        starts = list(range(int(first.next), int(first.total), PAGE_SIZE))
+        commands = {f"p{s}": (method, {**base, "start": s}) for s in starts}
+        pages = self.batch(commands)
+        for s in starts:
+            items.extend(_items(pages.get(f"p{s}")))
+        return items
+
+    def _list_keyset(self, method: str, base: dict[str, Any]) -> list[Any]:
+        base = {**base, "order": {"ID": "ASC"}}
+        user_filter = dict(base.pop("filter", {}) or {})
+        first = self.call(method, {**base, "filter": user_filter, "start": 0})
+        items = list(_items(first.result))
+        remaining_pages = -(-max(0, int(first.total or 0) - len(items)) // PAGE_SIZE)
+        last_id = _last_id(items)
+        while last_id is not None and (remaining_pages > 0 or len(items) % PAGE_SIZE == 0):
+            count = max(1, min(BATCH_LIMIT, remaining_pages))
+            commands: dict[str, str] = {}
+            for i in range(count):
+                after = str(last_id) if i == 0 else f"$result[k{i - 1}][{PAGE_SIZE - 1}][ID]"
+                page_params = {**base, "filter": {**user_filter, ">ID": after}, "start": -1}
+                commands[f"k{i}"] = command_string(method, page_params)
+            outcome = _batch_result(self.call("batch", {"halt": 1, "cmd": commands}).result)
+            got_short_page = False
+            for i in range(count):
+                page = list(_items(outcome.get(f"k{i}")))
+                items.extend(page)
+                if len(page) < PAGE_SIZE:
+                    got_short_page = True
+                    break
+            remaining_pages -= count
+            last_id = _last_id(items) if not got_short_page else None
+        return items
+
+
+def _limits() -> limiter.Limits:
+    return limiter.Limits(rate=settings.B24_RATE_LIMIT, burst=settings.B24_RATE_BURST)
+
+
+def _batch_result(outcome: Any) -> BatchResult:
+    def as_dict(value: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        if isinstance(value, list):
+            return {str(i): v for i, v in enumerate(value)}
+        return {}
+
+    outcome = outcome if isinstance(outcome, dict) else {}
+    errors = {k: error_from(v if isinstance(v, dict) else {}) for k, v in as_dict(outcome.get("result_error")).items()}
+    return BatchResult(
+        results=as_dict(outcome.get("result")),
+        errors=errors,
+        totals={k: int(v) for k, v in as_dict(outcome.get("result_total")).items()},
+        nexts={k: int(v) for k, v in as_dict(outcome.get("result_next")).items()},
+    )
+
+
+def _items(result: Any) -> Iterable[Any]:
+    if isinstance(result, list):
+        return result
+    if isinstance(result, dict):
+        # crm.item.* and crm.category.list wrap their lists: {"items": [...]}, {"categories": [...]}.
+        for value in result.values():
+            if isinstance(value, list):
+                return value
+    return []
+
+
+def _last_id(items: list[Any]) -> int | None:
+    if not items:
+        return None
+    try:
+        return int(items[-1]["ID"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _orderable_by_id(params: Mapping[str, Any]) -> bool:
+    order = params.get("order") or params.get("ORDER")
+    select = params.get("select") or params.get("SELECT")
+    if order and list(dict(order)) not in (["ID"],):
+        return False
+    return not select or "ID" in select or "*" in select
+
+
+def _refused(exc: requests.ConnectionError) -> bool:
+    text = repr(exc)
+    return "refused" in text.lower() or "Errno 111" in text
+
+
+_operating: dict[str, tuple[float, float | None]] = {}
+
+
+def _note_operating(method: str, seconds: float, reset_at: Any) -> None:
+    """Remember the portal's per-method operating time (time.operating), for pacing and metrics."""
+    reset = float(reset_at) if isinstance(reset_at, int | float) else None
+    _operating[method] = (seconds, reset)
+    if seconds > 0.8 * settings.B24_OPERATING_LIMIT:
+        log.warning("method %s used %.0f s of its operating time budget", method, seconds)
+
+
+def operating_seen(method: str) -> tuple[float, float | None] | None:
+    return _operating.get(method)
+
+
+def oauth_app_info(access_token: str, oauth_rest_url: str) -> dict[str, Any]:
+    """app.info on the OAuth server: whose token this is, for which app and portal (protocol §2.6).
+
+    The address comes from settings (b24app.trust), never from the request being verified.
+    """
+    try:
+        response = http_session().post(
+            oauth_rest_url + "app.info", json={"auth": access_token}, timeout=TIMEOUT, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        raise PortalUnavailable("OAUTH_UNAVAILABLE", "The OAuth server could not be reached") from exc
+    result = B24Client._parse(response, "app.info").result
+    if not isinstance(result, dict):
+        raise PortalUnavailable("UNEXPECTED_ANSWER", "app.info answered without an object")
+    return result
+
+
+__all__ = [
+    "B24Client",
+    "BatchResult",
+    "CallResult",
+    "Grant",
+    "OperationTimeLimit",
+    "TokenSource",
+    "command_string",
+    "http_session",
+    "oauth_app_info",
+]

@@ -1,0 +1,43 @@
+"""Encryption at rest for tokens: Fernet, with MultiFernet so keys can be rotated.
+
+FERNET_KEYS holds comma-separated keys, newest first: new values are encrypted with the first,
+and every listed key still decrypts. Without it (development only) a key is derived from
+SECRET_KEY; production refuses to start without FERNET_KEYS (see settings).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
+    if not keys:
+        digest = hashlib.sha256(f"dealdesk-token-key:{secret_key}".encode()).digest()
+        keys = (base64.urlsafe_b64encode(digest).decode(),)
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.FERNET_KEYS), settings.SECRET_KEY)
+
+
+def encrypt(plain: str) -> str:
+    return fernet().encrypt(plain.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("A stored secret cannot be decrypted with the configured FERNET_KEYS") from exc
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt with the newest key (for a key rotation run)."""
+    return fernet().rotate(token.encode()).decode()

@@ -1,0 +1,122 @@
+"""Inbound Bitrix24 events: verify first, drop duplicates, dispatch through a registry.
+
+Events are form-encoded POSTs (bitrix24-protocol.md §6.2). Only `application_token`, compared in
+constant time with the one stored for that `member_id`, proves an event comes from the portal
+(§6.3); for ONAPPUNINSTALL it is the only proof there is. Other apps (widgets) register handlers
+with @on_event; b24app imports nothing from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import django.dispatch
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from b24app.models import Portal, UserToken
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_TTL = 24 * 3600
+
+# Sent after a portal's data is purged (ONAPPUNINSTALL with CLEAN=1); apps drop their own rows.
+portal_purged = django.dispatch.Signal()
+
+
+class EventRefused(Exception):
+    """Not a genuine event of an installed portal."""
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    data: dict[str, Any]
+    ts: int
+    auth: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def entity_id(self) -> str:
+        fields = self.data.get("FIELDS") if isinstance(self.data.get("FIELDS"), dict) else {}
+        assert isinstance(fields, dict)
+        return str(fields.get("ID", ""))
+
+
+Handler = Callable[[Portal, Event], None]
+HANDLERS: dict[str, list[Handler]] = {}
+
+
+def on_event(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        HANDLERS.setdefault(name.upper(), []).append(handler)
+        return handler
+
+    return register
+
+
+def event_parse(payload: dict[str, Any]) -> Event:
+    name = payload.get("event")
+    auth = payload.get("auth")
+    data = payload.get("data", {})
+    if not isinstance(name, str) or not name or not isinstance(auth, dict):
+        raise EventRefused("not an event")
+    ts = str(payload.get("ts", "0"))
+    return Event(
+        name=name.upper(),
+        data=data if isinstance(data, dict) else {},
+        ts=int(ts) if ts.isdigit() else 0,
+        auth={str(k): v for k, v in auth.items()},
+    )
+
+
+def event_verify(event: Event) -> Portal:
+    member_id = str(event.auth.get("member_id", ""))
+    token = str(event.auth.get("application_token", ""))
+    portal = Portal.objects.filter(member_id=member_id).first() if member_id else None
+    if portal is None or not portal.application_token or not token:
+        raise EventRefused(f"unknown portal {member_id[:40]!r}")
+    if not hmac.compare_digest(portal.application_token, token):
+        raise EventRefused(f"wrong application_token for {member_id}")
+    if portal.status == Portal.Status.UNINSTALLED:
+        raise EventRefused(f"portal {member_id} is uninstalled")
+    return portal
+
+
+def first_delivery(portal: Portal, event: Event) -> bool:
+    """False for an event seen before (the same portal, name, time and data)."""
+    fingerprint = json.dumps([portal.member_id, event.name, event.ts, event.data], sort_keys=True, default=str)
+    key = "b24:event:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+    return bool(cache.add(key, 1, DUPLICATE_TTL))
+
+
+def event_dispatch(portal: Portal, event: Event) -> int:
+    handlers = HANDLERS.get(event.name, [])
+    for handler in handlers:
+        handler(portal, event)
+    return len(handlers)
+
+
+@on_event("ONAPPUNINSTALL")
+def portal_uninstalled(portal: Portal, event: Event) -> None:
+    """Tokens deleted, the portal marked uninstalled, its data purged when CLEAN=1 (§1.4)."""
+    clean = str(event.data.get("CLEAN", "0")) == "1"
+    with transaction.atomic():
+        UserToken.objects.filter(portal=portal).delete()
+        portal.access_token = ""
+        portal.refresh_token = ""
+        portal.expires_at = None
+        portal.status = Portal.Status.UNINSTALLED
+        portal.uninstalled_at = timezone.now()
+        if clean:
+            portal.settings = {}
+        portal.save()
+    if clean:
+        portal_purged.send(sender=Portal, portal=portal)
+    log.info("portal %s uninstalled (clean=%s)", portal.member_id, clean)

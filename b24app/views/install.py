@@ -1,0 +1,64 @@
+"""The install handler: the portal opens it in an iframe with PLACEMENT=DEFAULT (protocol §1.2)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from b24app import trust
+from b24app.errors import B24Error
+from b24app.install import InstallRefused, InstallRequest, portal_install
+
+log = logging.getLogger(__name__)
+REQUIRED = ("AUTH_ID", "REFRESH_ID", "member_id")
+
+
+@csrf_exempt  # a cross-site form POST from the portal, without a CSRF token
+@xframe_options_exempt
+@require_POST
+def install(request: HttpRequest) -> HttpResponse:
+    missing = [name for name in REQUIRED if not request.POST.get(name)]
+    if missing:
+        log.warning("install refused: missing %s", ", ".join(missing))
+        return _refused(request, "This page is opened by Bitrix24 when an administrator installs Deal Desk.", 400)
+    expires = request.POST.get("AUTH_EXPIRES", "3600")
+    install_request = InstallRequest(
+        access_token=request.POST["AUTH_ID"],
+        refresh_token=request.POST["REFRESH_ID"],
+        expires_in=int(expires) if expires.isdigit() else 3600,
+        member_id=request.POST["member_id"],
+        domain=request.GET.get("DOMAIN", ""),
+        application_token=request.POST.get("APPLICATION_TOKEN", ""),
+    )
+    try:
+        result = portal_install(request=install_request)
+    except InstallRefused as exc:
+        log.warning("install refused for member_id %s: %s", install_request.member_id[:40], exc)
+        return _refused(request, "Deal Desk could not verify this installation with Bitrix24.", 403)
+    except B24Error as exc:
+        log.warning("install failed for %s: %s", install_request.member_id[:40], exc)
+        return _refused(request, "Bitrix24 did not answer as expected. Please try installing again.", 502)
+    response = render(
+        request,
+        "b24app/install_done.html",
+        {
+            "result": result,
+            "bx24_js": trust.bx24_js_url(),
+        },
+    )
+    response["Content-Security-Policy"] = f"frame-ancestors {_origin(result.portal.client_endpoint)}"
+    return response
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "b24app/install_refused.html", {"message": message}, status=status)
