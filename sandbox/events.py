@@ -55,19 +55,25 @@ def auth_block(app: App, user: User | None, *, with_refresh: bool = False) -> di
     return block
 
 
-def queue_event(event: str, data: dict[str, Any], *, user: User | None) -> None:
-    """Deliver `event` to every installed app bound to it, once the transaction commits."""
+# Events whose auth block carries a refresh token (protocol §6.2).
+WITH_REFRESH = {"ONAPPINSTALL", "ONAPPUPDATE", "ONOFFLINEEVENT", "ONAPPTEST"}
+
+
+def queue_event(event: str, data: dict[str, Any], *, user: User | None, app: App | None = None) -> None:
+    """Deliver `event` to every installed app bound to it (or only to `app`), after the commit."""
     name = event.upper()
-    bindings = list(
-        EventBinding.objects.select_related("app").filter(event=name, offline=False, app__state=App.State.INSTALLED)
+    bindings = EventBinding.objects.select_related("app").filter(
+        event=name, offline=False, app__state=App.State.INSTALLED
     )
+    if app is not None:
+        bindings = bindings.filter(app=app)
     for binding in bindings:
         payload = {
             "event": name,
             "event_handler_id": str(binding.pk),
             "data": data,
             "ts": str(int(time.time())),
-            "auth": auth_block(binding.app, _token_user(binding, user)),
+            "auth": auth_block(binding.app, _token_user(binding, user), with_refresh=name in WITH_REFRESH),
         }
         send_later(binding.handler, payload, binding=binding)
 

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from sandbox.rest.errors import legacy
@@ -35,41 +36,56 @@ def split_key(key: str) -> tuple[str, str]:
     return "", key
 
 
+INT64_MAX = 2**63 - 1
+
+
 def coerce(value: Any, kind: str) -> Any:
-    if value is None:
+    """The filter value as the field's type, or None when it cannot be one (matches nothing)."""
+    if value is None or isinstance(value, dict | list | bool):
         return None
     if kind == "int":
         try:
-            return int(str(value).strip())
+            number = int(str(value).strip())
         except ValueError:
             return None
+        return number if abs(number) <= INT64_MAX else None
     if kind == "decimal":
         try:
-            return Decimal(str(value).strip())
+            amount = Decimal(str(value).strip())
         except InvalidOperation:
             return None
+        return amount if amount.is_finite() and abs(amount) < Decimal("1e18") else None
     if kind == "date":
         return _as_date(value)
     if kind == "datetime":
-        parsed = _as_datetime(value)
-        return parsed
+        return _as_datetime(value)
     return str(value)
 
 
 def _as_date(value: Any) -> date | None:
     text = str(value).strip()
-    return parse_date(text[:10]) if len(text) >= 10 else None
+    if len(text) < 10:
+        return None
+    try:
+        return parse_date(text[:10])
+    except ValueError:  # well-formed but impossible, e.g. 2024-13-45
+        return None
 
 
 def _as_datetime(value: Any) -> datetime | date | None:
+    """A full timestamp (made aware in the portal's zone), or a bare date for a whole-day match."""
     text = str(value).strip()
+    if len(text) <= 10:
+        return _as_date(text)
     try:
         parsed = parse_datetime(text)
     except ValueError:
         parsed = None
-    if parsed is not None:
-        return parsed
-    return _as_date(text)
+    if parsed is None:
+        return _as_date(text)
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+    return parsed
 
 
 def _condition(spec: FieldSpec, op: str, value: Any) -> Q | None:
@@ -122,8 +138,10 @@ def _like(field: str, pattern: str) -> Q:
 
 
 def apply_filter(qs: QuerySet[Any], raw: Any, fields: dict[str, FieldSpec]) -> QuerySet[Any]:
-    if raw in (None, "", []):
+    if raw in (None, "", []) or (isinstance(raw, list) and not raw):
         return qs
+    if isinstance(raw, list):
+        return qs  # a PHP list has only numeric keys: no field names, nothing to filter on
     if not isinstance(raw, dict):
         raise legacy("Parameter 'filter' must be array.")
     for key, value in raw.items():
@@ -138,7 +156,7 @@ def apply_filter(qs: QuerySet[Any], raw: Any, fields: dict[str, FieldSpec]) -> Q
 
 
 def apply_order(qs: QuerySet[Any], raw: Any, fields: dict[str, FieldSpec]) -> QuerySet[Any]:
-    if raw in (None, "", []):
+    if raw in (None, "", []) or isinstance(raw, list):
         return qs.order_by("pk")
     if not isinstance(raw, dict):
         raise legacy("Parameter 'order' must be array.")

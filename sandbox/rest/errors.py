@@ -9,7 +9,7 @@ from typing import Any
 
 
 class RestError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400, **extra: Any) -> None:
+    def __init__(self, error: str | int, description: str, status: int = 400, **extra: Any) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description

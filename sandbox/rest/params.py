@@ -43,7 +43,7 @@ def request_params(request: HttpRequest) -> dict[str, Any]:
     if content_type == "application/json":
         try:
             decoded = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             # Bitrix24 treats an undecodable JSON body as no parameters at all.
             decoded = {}
         if isinstance(decoded, dict):
