@@ -8,6 +8,7 @@ from b24app import views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     path("b24/", include("b24app.urls_b24")),
+    path("", include("widgets.urls")),
 ]
 
 if settings.B24_SANDBOX:

@@ -1,0 +1,135 @@
+"""Who is using a widget page, without cookies.
+
+Inside the Bitrix24 iframe the placement POST arrives cross-site, so cookies cannot be relied on
+(house style rule 11). After the placement is verified, the page carries a short-lived signed
+widget token (django.core.signing): portal, user, deal, purpose. htmx sends it in the
+X-Widget-Token header (set once on <body>); plain form posts carry it in a hidden field. Every
+response hands back a renewed token, so an open tab stays signed in while it is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+
+from b24app.models import Portal, UserToken
+
+log = logging.getLogger(__name__)
+
+SALT = "dealdesk.widget"
+MAX_AGE = 15 * 60
+HEADER = "X-Widget-Token"
+FIELD = "widget_token"
+
+
+class WidgetTokenInvalid(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class WidgetIdentity:
+    portal_id: int
+    user_id: int
+    deal_id: int | None
+    purpose: str  # "tab" (the deal tab) or "admin" (the card-layout page)
+    lang: str = "en"
+
+
+def widget_token_mint(*, identity: WidgetIdentity) -> str:
+    payload = {
+        "p": identity.portal_id,
+        "u": identity.user_id,
+        "d": identity.deal_id,
+        "k": identity.purpose,
+        "l": identity.lang,
+    }
+    return signing.dumps(payload, salt=SALT, compress=True)
+
+
+def widget_token_read(token: str, *, max_age: int = MAX_AGE) -> WidgetIdentity:
+    try:
+        payload = signing.loads(token, salt=SALT, max_age=max_age)
+    except signing.BadSignature as exc:  # also SignatureExpired
+        raise WidgetTokenInvalid(type(exc).__name__) from exc
+    try:
+        deal = payload["d"]
+        return WidgetIdentity(
+            portal_id=int(payload["p"]),
+            user_id=int(payload["u"]),
+            deal_id=int(deal) if deal is not None else None,
+            purpose=str(payload["k"]),
+            lang=str(payload.get("l", "en")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WidgetTokenInvalid("malformed payload") from exc
+
+
+def token_from_request(request: HttpRequest) -> str:
+    return request.headers.get(HEADER) or request.POST.get(FIELD, "") or request.GET.get(FIELD, "")
+
+
+class WidgetRequest(HttpRequest):
+    """A request whose widget token was verified (set by @widget_view)."""
+
+    widget: WidgetIdentity
+    portal: Portal
+    user_token: UserToken
+    widget_token: str
+
+
+def portal_origin(portal: Portal) -> str:
+    scheme, _, rest = portal.client_endpoint.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def frame_for_portal(response: HttpResponse, portal: Portal) -> HttpResponse:
+    """Widget pages alone may be framed, and only by their portal."""
+    response["Content-Security-Policy"] = f"frame-ancestors {portal_origin(portal)}"
+    response.xframe_options_exempt = True
+    return response
+
+
+def widget_view(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Verify the widget token (403 with no detail otherwise) and frame the answer for the portal.
+
+    A `deal_id` URL argument must be the token's deal.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                identity = widget_token_read(token_from_request(request))
+            except WidgetTokenInvalid as exc:
+                log.info("widget request refused: %s", exc)
+                return HttpResponseForbidden("Forbidden", content_type="text/plain")
+            if identity.purpose != purpose:
+                return HttpResponseForbidden("Forbidden", content_type="text/plain")
+            if "deal_id" in kwargs and kwargs["deal_id"] != identity.deal_id:
+                return HttpResponseForbidden("Forbidden", content_type="text/plain")
+            portal = Portal.objects.filter(pk=identity.portal_id, status=Portal.Status.INSTALLED).first()
+            user_token = (
+                UserToken.objects.select_related("portal").filter(portal=portal, user_id=identity.user_id).first()
+                if portal
+                else None
+            )
+            if portal is None or user_token is None:
+                return HttpResponseForbidden("Forbidden", content_type="text/plain")
+            widget_request = cast(WidgetRequest, request)
+            widget_request.widget = identity
+            widget_request.portal = portal
+            widget_request.user_token = user_token
+            widget_request.widget_token = widget_token_mint(identity=identity)  # renewed on every answer
+            response = view(widget_request, *args, **kwargs)
+            response[HEADER] = widget_request.widget_token
+            return frame_for_portal(response, portal)
+
+        return wrapped
+
+    return decorate

@@ -1,0 +1,84 @@
+"""The placement POST: what the portal sends when it opens an app page or tab (protocol §5.2).
+
+It arrives cross-site from a browser, so nothing in it is trusted: the portal is looked up by
+member_id among our installations, APPLICATION_TOKEN (when sent) must match the stored one, and
+AUTH_ID is only believed once the stored client_endpoint — never DOMAIN from the request —
+accepts it (the caller's first batch does that, costing no extra request).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from b24app.models import Portal, UserToken
+
+
+class PlacementRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PlacementPost:
+    auth_id: str
+    refresh_id: str
+    auth_expires: int
+    member_id: str
+    application_token: str
+    placement: str
+    options: dict[str, Any] = field(default_factory=dict)
+    lang: str = "en"
+
+
+def placement_parse(request: HttpRequest) -> PlacementPost:
+    post = request.POST
+    auth_id, member_id = post.get("AUTH_ID", ""), post.get("member_id", "")
+    if not auth_id or not member_id or len(auth_id) > 200 or len(member_id) > 64:
+        raise PlacementRefused("missing AUTH_ID or member_id")
+    try:
+        raw_options = json.loads(post.get("PLACEMENT_OPTIONS") or "{}")
+    except ValueError as exc:
+        raise PlacementRefused("PLACEMENT_OPTIONS is not JSON") from exc
+    expires = post.get("AUTH_EXPIRES", "3600")
+    lang = request.GET.get("LANG", "en").lower()
+    return PlacementPost(
+        auth_id=auth_id,
+        refresh_id=post.get("REFRESH_ID", ""),
+        auth_expires=int(expires) if expires.isdigit() else 3600,
+        member_id=member_id,
+        application_token=post.get("APPLICATION_TOKEN", ""),
+        placement=post.get("PLACEMENT", ""),
+        options=raw_options if isinstance(raw_options, dict) else {},
+        lang=lang if lang in ("en", "ru") else "en",
+    )
+
+
+def placement_portal(post: PlacementPost) -> Portal:
+    portal = Portal.objects.filter(member_id=post.member_id).first()
+    if portal is None or portal.status == Portal.Status.UNINSTALLED:
+        raise PlacementRefused("unknown portal")
+    if post.application_token and not hmac.compare_digest(post.application_token, portal.application_token or ""):
+        raise PlacementRefused("application token mismatch")
+    return portal
+
+
+def user_token_store(*, portal: Portal, user_id: int, post: PlacementPost) -> UserToken:
+    """Keep the user's own tokens (encrypted), so later calls carry that user's rights."""
+    with transaction.atomic():
+        token, _ = UserToken.objects.select_for_update().get_or_create(
+            portal=portal,
+            user_id=user_id,
+            defaults={"access_token": post.auth_id, "expires_at": timezone.now()},
+        )
+        token.access_token = post.auth_id
+        token.refresh_token = post.refresh_id or token.refresh_token
+        token.expires_at = timezone.now() + timedelta(seconds=max(60, post.auth_expires) - 30)
+        token.save()
+    return token
