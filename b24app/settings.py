@@ -27,8 +27,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 # --- Bitrix24 -----------------------------------------------------------------------------------
 B24_CLIENT_ID = env_str("B24_CLIENT_ID")
-# The sandbox portal is on by default whenever no real marketplace app is configured.
-B24_SANDBOX = env_bool("B24_SANDBOX", not B24_CLIENT_ID)
+# The sandbox portal is on by default whenever no real marketplace app is configured, except in
+# production, where only an explicit B24_SANDBOX=1 serves it (and start-up logs a warning).
+B24_SANDBOX = env_bool("B24_SANDBOX", not B24_CLIENT_ID and not PRODUCTION)
 if B24_SANDBOX and not B24_CLIENT_ID:
     B24_CLIENT_ID = "local.dealdesk00000000.00000001"
 B24_CLIENT_SECRET = env_secret(
@@ -82,6 +83,7 @@ if B24_SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    "b24app.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -190,14 +192,30 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Widget pages are framed cross-site by the portal; their cookies are never relied on.
+    SESSION_COOKIE_SAMESITE = "Lax"
 
+# JSON lines in production (with request_id and member_id), plain text in development.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "b24app.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "b24app.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}},
 }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from b24app.views import connect, events, install
+from b24app.views import connect, events, health, install
 
 app_name = "b24"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("events/", events.events, name="events"),
     path("connect/", connect.connect, name="connect"),
     path("oauth/callback/", connect.callback, name="oauth_callback"),
+    path("health/", health.health, name="health"),
 ]
