@@ -18,6 +18,7 @@ from typing import Any, cast
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
+from b24app import logs
 from b24app.models import Portal, UserToken
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def widget_view(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callabl
             )
             if portal is None or user_token is None:
                 return HttpResponseForbidden("Forbidden", content_type="text/plain")
+            logs.bind(member_id=portal.member_id, user_id=str(identity.user_id))
             widget_request = cast(WidgetRequest, request)
             widget_request.widget = identity
             widget_request.portal = portal
