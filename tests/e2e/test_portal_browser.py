@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,38 +13,10 @@ from tests.conftest import SandboxPortal
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium_for_portal() -> Iterator[Any]:
-    """Debian's Chromium, started and stopped with this module.
-
-    Module-scoped (not a session-wide Playwright) so that other browser test modules can run
-    their own sync Playwright before or after this one: only one may be running at a time.
-    """
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 @pytest.fixture
-def tab(chromium_for_portal: Any) -> Iterator[Any]:
-    context = chromium_for_portal.new_context(viewport={"width": 1280, "height": 900})
+def tab(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
     yield context.new_page()
     context.close()
 

@@ -24,21 +24,11 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Frame, Page, sync_playwright
+from playwright.sync_api import Browser, Frame, Page
 
 pytestmark = pytest.mark.browser
 
 STATIC = Path(__file__).resolve().parents[2] / "sandbox" / "static" / "sandbox"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 APP_SID = "5552d735db7b7b4d5c16dd9c272bfe7d"
 CSRF_TOKEN = "csrf-from-the-cookie"
 VALID_TOKENS = {"good-token", "fresh-token"}
@@ -297,19 +287,9 @@ def portal(servers: Portal) -> Portal:
     return servers
 
 
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's Chromium: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def tab(chromium_browser: Browser) -> Iterator[Page]:
-    context = chromium_browser.new_context()
+def tab(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
