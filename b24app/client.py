@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 
-from b24app import limiter, phpform
+from b24app import limiter, phpform, trust
 from b24app.errors import (
     B24Error,
     OperationTimeLimit,
@@ -119,7 +119,8 @@ class B24Client:
         self.tokens = tokens
         self.max_retries = max_retries
         self.sleep = sleep
-        self.trusted_host = trusted_host or (lambda host: False)
+        # A moved portal is followed only to hosts b24app.trust accepts as portals.
+        self.trusted_host = trusted_host or trust.trusted_portal_host
         self.requests_made = 0
 
     # --- single calls ------------------------------------------------------------------------------
@@ -362,10 +363,12 @@ def oauth_app_info(access_token: str, oauth_rest_url: str) -> dict[str, Any]:
     """app.info on the OAuth server: whose token this is, for which app and portal (protocol §2.6).
 
     The address comes from settings (b24app.trust), never from the request being verified.
+    The token goes form-encoded in the POST body: the form the OAuth server is documented to
+    read (`auth=`), kept out of the URL and so out of access logs.
     """
     try:
         response = http_session().post(
-            oauth_rest_url + "app.info", json={"auth": access_token}, timeout=TIMEOUT, allow_redirects=False
+            oauth_rest_url + "app.info", data={"auth": access_token}, timeout=TIMEOUT, allow_redirects=False
         )
     except requests.RequestException as exc:
         raise PortalUnavailable("OAUTH_UNAVAILABLE", "The OAuth server could not be reached") from exc

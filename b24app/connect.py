@@ -20,7 +20,7 @@ class ConnectRefused(Exception):
 
 def portal_connect(*, code: str, member_id: str) -> Portal:
     tokens = exchange_code(code)
-    if not hmac.compare_digest(tokens.member_id, member_id):
+    if not hmac.compare_digest(tokens.member_id.encode(), member_id.encode()):  # bytes: non-ASCII is allowed
         raise ConnectRefused("the code was issued for another portal")
     try:
         verified = token_verify(access_token=tokens.access_token, member_id=member_id)

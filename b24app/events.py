@@ -71,7 +71,8 @@ def event_parse(payload: dict[str, Any]) -> Event:
     return Event(
         name=name.upper(),
         data=data if isinstance(data, dict) else {},
-        ts=int(ts) if ts.isdigit() else 0,
+        # ASCII digits of a sane length: "²".isdigit() is true and int() refuses 4300+ digits.
+        ts=int(ts) if ts.isascii() and ts.isdigit() and len(ts) <= 12 else 0,
         auth={str(k): v for k, v in auth.items()},
     )
 
@@ -82,7 +83,8 @@ def event_verify(event: Event) -> Portal:
     portal = Portal.objects.filter(member_id=member_id).first() if member_id else None
     if portal is None or not portal.application_token or not token:
         raise EventRefused(f"unknown portal {member_id[:40]!r}")
-    if not hmac.compare_digest(portal.application_token, token):
+    # Bytes: compare_digest refuses str with non-ASCII letters, and the token comes from the request.
+    if not hmac.compare_digest(portal.application_token.encode(), token.encode()):
         raise EventRefused(f"wrong application_token for {member_id}")
     if portal.status == Portal.Status.UNINSTALLED:
         raise EventRefused(f"portal {member_id} is uninstalled")

@@ -30,6 +30,8 @@ DEAL_TAB_PATH = "deal-tab/"
 EVENTS_PATH = "b24/events/"
 EVENTS = ("ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONCRMDEALMOVETOCATEGORY", "ONAPPUNINSTALL")
 TAB_TITLES = {"en": "Deal Desk", "ru": "Deal Desk", "de": "Deal Desk"}
+DEFAULT_EXPIRES_IN = 3600  # an access token lives an hour (protocol §2.4)
+MAX_EXPIRES_IN = 24 * 3600  # a longer lifetime claimed by a request is not believed
 
 
 class InstallRefused(Exception):
@@ -69,9 +71,10 @@ def token_verify(*, access_token: str, member_id: str) -> VerifiedToken:
     install = info.get("install") if isinstance(info.get("install"), dict) else {}
     assert isinstance(install, dict)
     client_id = str(info.get("client_id", ""))
-    if not hmac.compare_digest(client_id, settings.B24_CLIENT_ID):
+    if not hmac.compare_digest(client_id.encode(), settings.B24_CLIENT_ID.encode()):
         raise InstallRefused("token issued to another application")
-    if not hmac.compare_digest(str(install.get("member_id", "")), member_id):
+    # Bytes: compare_digest refuses str with non-ASCII letters, and member_id comes from the request.
+    if not hmac.compare_digest(str(install.get("member_id", "")).encode(), member_id.encode()):
         raise InstallRefused("token belongs to another portal")
     endpoint = str(install.get("client_endpoint", ""))
     if not trust.trusted_client_endpoint(endpoint):
@@ -91,6 +94,9 @@ def portal_install(*, request: InstallRequest) -> InstallResult:
         verified = token_verify(access_token=request.access_token, member_id=request.member_id)
     except B24Error as exc:
         raise InstallRefused(f"token not accepted by the OAuth server: {exc.code}") from exc
+    if request.domain and request.domain.lower() != verified.domain.lower():
+        # A genuine portal names itself in DOMAIN; nothing is ever sent to that address anyway.
+        raise InstallRefused(f"DOMAIN {request.domain[:100]!r} is not the portal the token belongs to")
     one_off = B24Client(OneOffTokens(request.access_token, verified.client_endpoint, request.member_id))
     try:
         is_admin = one_off.result("user.admin")
@@ -103,7 +109,7 @@ def portal_install(*, request: InstallRequest) -> InstallResult:
 
 
 def _portal_store(*, request: InstallRequest, verified: VerifiedToken) -> Portal:
-    expires_at = timezone.now() + timedelta(seconds=max(60, request.expires_in))
+    expires_at = timezone.now() + timedelta(seconds=min(max(60, request.expires_in), MAX_EXPIRES_IN))
     with transaction.atomic():
         portal, created = Portal.objects.select_for_update().get_or_create(
             member_id=verified.member_id,
@@ -165,12 +171,23 @@ def _bind_everything(portal: Portal) -> InstallResult:
     )
 
 
+def expires_in_from(raw: object) -> int:
+    """AUTH_EXPIRES / auth[expires_in]: seconds as ASCII digits; anything else means the usual hour.
+
+    str.isdigit() alone lets "²" through (int() then fails) and int() refuses over 4300 digits.
+    """
+    text = str(raw or "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return DEFAULT_EXPIRES_IN
+    return min(max(60, int(text)), MAX_EXPIRES_IN)
+
+
 def portal_install_from_event(*, auth: dict[str, Any]) -> InstallResult:
     """ONAPPINSTALL (scenario B): the same checks, with the event's auth block."""
     request = InstallRequest(
         access_token=str(auth.get("access_token", "")),
         refresh_token=str(auth.get("refresh_token", "")),
-        expires_in=int(str(auth.get("expires_in") or 3600)) if str(auth.get("expires_in") or "").isdigit() else 3600,
+        expires_in=expires_in_from(auth.get("expires_in")),
         member_id=str(auth.get("member_id", "")),
         domain=str(auth.get("domain", "")),
         application_token=str(auth.get("application_token", "")),

@@ -131,7 +131,8 @@ def _refresh_row(model: type[models.Model], pk: int, stale_access: str, member_i
             tokens = exchange_refresh(row.refresh_token)
         except AuthorizationLost as exc:
             lost = exc
-            if isinstance(row, Portal):
+            if isinstance(row, Portal) and row.status == Portal.Status.INSTALLED:
+                # Only an installed portal needs an administrator again; an uninstalled one stays so.
                 row.status = Portal.Status.NEEDS_REAUTH
                 row.save(update_fields=["status", "updated_at"])
         else:
@@ -156,8 +157,9 @@ class PortalTokens:
         self.limiter_key = portal.member_id
 
     def current(self) -> Grant:
-        if self.portal.status == Portal.Status.NEEDS_REAUTH:
-            raise AuthorizationLost("needs_reauth", "The portal must be authorized again")
+        if self.portal.status != Portal.Status.INSTALLED:
+            # needs_reauth, or uninstalled: its tokens are gone and its events refused.
+            raise AuthorizationLost(self.portal.status, "The portal must be installed or authorized again")
         if expires_soon(self.portal.expires_at):
             return self.refresh(Grant(self.portal.access_token, self.portal.client_endpoint))
         return Grant(self.portal.access_token, self.portal.client_endpoint)

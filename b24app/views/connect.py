@@ -32,7 +32,10 @@ class PortalAddressForm(forms.Form):
 
     def clean_portal(self) -> str:
         raw = self.cleaned_data["portal"].strip()
-        host = urlsplit(raw if "://" in raw else f"//{raw}").netloc.lower()
+        try:
+            host = urlsplit(raw if "://" in raw else f"//{raw}").netloc.lower()
+        except ValueError:  # e.g. "[" reads as a broken IPv6 address
+            host = ""
         endpoint = trust.client_endpoint_for(host) if host else None
         if endpoint is None:
             raise forms.ValidationError("That is not a Bitrix24 address this app can connect to.")
@@ -53,7 +56,8 @@ def connect(request: HttpRequest) -> HttpResponse:
 def callback(request: HttpRequest) -> HttpResponse:
     expected = request.session.pop(STATE_KEY, None)
     state = request.GET.get("state", "")
-    if not expected or not secrets.compare_digest(str(expected), state):
+    # Bytes: compare_digest refuses str with non-ASCII letters, and the state comes from the URL.
+    if not expected or not secrets.compare_digest(str(expected).encode(), state.encode()):
         return render(
             request,
             "b24app/connect_result.html",

@@ -22,7 +22,7 @@ def events(request: HttpRequest) -> HttpResponse:
     try:
         payload = phpform.decode(request.body.decode("utf-8"))
         event = event_parse(payload)
-    except (UnicodeDecodeError, phpform.FormError, EventRefused):
+    except (ValueError, EventRefused):  # bad UTF-8, too deep (FormError), too many fields (parse_qsl)
         log.warning("event refused: unreadable body")
         return HttpResponse("Not an event", status=400, content_type="text/plain")
     if event.name == "ONAPPINSTALL":

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from b24app import trust
 from b24app.errors import B24Error
-from b24app.install import InstallRefused, InstallRequest, portal_install
+from b24app.install import InstallRefused, InstallRequest, expires_in_from, portal_install
 
 log = logging.getLogger(__name__)
 REQUIRED = ("AUTH_ID", "REFRESH_ID", "member_id")
@@ -26,11 +26,10 @@ def install(request: HttpRequest) -> HttpResponse:
     if missing:
         log.warning("install refused: missing %s", ", ".join(missing))
         return _refused(request, "This page is opened by Bitrix24 when an administrator installs Deal Desk.", 400)
-    expires = request.POST.get("AUTH_EXPIRES", "3600")
     install_request = InstallRequest(
         access_token=request.POST["AUTH_ID"],
         refresh_token=request.POST["REFRESH_ID"],
-        expires_in=int(expires) if expires.isdigit() else 3600,
+        expires_in=expires_in_from(request.POST.get("AUTH_EXPIRES")),
         member_id=request.POST["member_id"],
         domain=request.GET.get("DOMAIN", ""),
         application_token=request.POST.get("APPLICATION_TOKEN", ""),

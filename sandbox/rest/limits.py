@@ -31,10 +31,12 @@ def take_request_slot(portal: Portal, client_ip: str) -> None:
         return
     rate, burst = rate_limit(portal)
     key = f"{portal.member_id}:{client_ip}"
-    now = time.time()
     with transaction.atomic(using="sandbox"):
-        bucket, _ = RateBucket.objects.select_for_update().get_or_create(key=key, defaults={"updated": now})
-        level = max(0.0, bucket.level - (now - bucket.updated) * rate)
+        bucket, _ = RateBucket.objects.select_for_update().get_or_create(key=key, defaults={"updated": time.time()})
+        # The clock is read once the row is ours: a request that waited for the lock must not
+        # see time run backwards and refill the bucket.
+        now = time.time()
+        level = max(0.0, bucket.level - max(0.0, now - bucket.updated) * rate)
         if level + 1 > burst:
             RateBucket.objects.filter(pk=bucket.pk).update(level=level, updated=now)
             raise errors.query_limit()

@@ -54,6 +54,9 @@ def _handle(request: HttpRequest, method: str, authenticate: Any) -> HttpRespons
     portal = get_portal()
     fault = _injected_fault(request, portal)
     if fault is not None:
+        _log_call(
+            request, method, None, Outcome(fault.status_code, {"error": f"FAULT_{portal.fault.upper()}"}), started
+        )
         return fault
     caller: Caller | None = None
     try:

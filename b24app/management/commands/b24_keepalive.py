@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import Q
 from django.utils import timezone
 
+from b24app.client import Grant
 from b24app.errors import B24Error
 from b24app.models import Portal
 from b24app.oauth import PortalTokens
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         for portal in idle:
             tokens = PortalTokens(portal)
             try:
-                tokens.refresh(tokens.current())
+                # The stored pair as the stale one: current() would already refresh an idle
+                # portal's long-expired access token, and refresh() would then spend a second one.
+                tokens.refresh(Grant(portal.access_token, portal.client_endpoint))
             except B24Error as exc:
                 failed += 1
                 self.stderr.write(f"{portal.domain}: {exc.code} ({exc.description})")

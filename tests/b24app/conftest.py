@@ -1,0 +1,214 @@
+"""Fixtures for the app side: a portal installed over real HTTP, and small helpers around it.
+
+The app reaches the sandbox only over HTTP; the tests read and write sandbox rows directly to set
+up situations (expired tokens, revoked refresh tokens) and to assert what reached the portal.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+from django.core.cache import cache
+from django.db import connections
+
+from tests.conftest import SandboxPortal
+
+
+@pytest.fixture(autouse=True)
+def app_limits(settings: Any) -> Iterator[None]:
+    """A fresh limiter and duplicate cache per test, and pacing that never slows a test by itself.
+
+    The sandbox's member_id is the same in every test, so the limiter's slot (kept in the cache
+    under it) would otherwise carry over from one test to the next.
+    """
+    settings.B24_RATE_LIMIT = 1000.0
+    settings.B24_RATE_BURST = 1000
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# --- the sandbox side --------------------------------------------------------------------------
+
+
+def sandbox_app(*, state: str = "installed") -> Any:
+    """The Deal Desk app row on the sandbox portal, put in the given install state."""
+    from django.utils import timezone
+
+    from sandbox.models import App
+
+    app = App.objects.get()
+    app.state = state
+    app.application_token = app.application_token or secrets.token_hex(16)
+    app.installed_at = timezone.now() if state == App.State.INSTALLED else None
+    app.installed_by_id = 1 if state == App.State.INSTALLED else None
+    app.save()
+    return app
+
+
+def sandbox_member_id() -> str:
+    from sandbox.models import Portal as SandboxPortalRow
+
+    return str(SandboxPortalRow.objects.get().member_id)
+
+
+def sandbox_tokens(user_id: int = 1) -> tuple[str, str]:
+    """A fresh access/refresh pair of Deal Desk for `user_id`, as the portal issues them."""
+    from sandbox.models import App, User
+    from sandbox.tokens import issue_tokens
+
+    access, refresh = issue_tokens(app=App.objects.get(), user=User.objects.get(pk=user_id))
+    return access.token, refresh.token
+
+
+def refreshes_spent() -> int:
+    """How many refresh tokens the sandbox's OAuth server has accepted."""
+    from sandbox.models import RefreshToken
+
+    return RefreshToken.objects.filter(used_at__isnull=False).count()
+
+
+def fault(sandbox: SandboxPortal, **body: Any) -> dict[str, Any]:
+    """The sandbox's fault-injection API (POST <portal>/faults.json)."""
+    response = requests.post(f"{sandbox.url}faults.json", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+# --- the install POST ----------------------------------------------------------------------------
+
+
+def install_form(*, as_user: int = 1, **overrides: str) -> dict[str, str]:
+    """The form fields the portal POSTs to the installer page (protocol §1.2 A, §5.3)."""
+    from sandbox.models import App
+
+    access, refresh = sandbox_tokens(as_user)
+    form = {
+        "AUTH_ID": access,
+        "AUTH_EXPIRES": "3600",
+        "REFRESH_ID": refresh,
+        "APPLICATION_TOKEN": App.objects.get().application_token,
+        "member_id": sandbox_member_id(),
+        "status": "L",
+        "PLACEMENT": "DEFAULT",
+    }
+    form.update(overrides)
+    return form
+
+
+def install_url(sandbox: SandboxPortal, **query: str) -> str:
+    params = {
+        "DOMAIN": urlsplit(sandbox.url).netloc,
+        "PROTOCOL": "0",
+        "LANG": "en",
+        "APP_SID": secrets.token_hex(16),
+        **query,
+    }
+    return f"{sandbox.app_url}b24/install/?{urlencode(params)}"
+
+
+def post_install(
+    sandbox: SandboxPortal, *, as_user: int = 1, query: dict[str, str] | None = None, **overrides: str
+) -> requests.Response:
+    return requests.post(
+        install_url(sandbox, **(query or {})), data=install_form(as_user=as_user, **overrides), timeout=30
+    )
+
+
+@dataclass
+class Installed:
+    sandbox: SandboxPortal
+    portal: Any  # b24app.models.Portal
+    response: requests.Response
+    application_token: str
+
+
+@pytest.fixture
+def installed(sandbox: SandboxPortal) -> Installed:
+    """Deal Desk installed on the sandbox portal by the administrator, through the install POST."""
+    from b24app.models import Portal
+
+    app = sandbox_app(state="installed")
+    response = post_install(sandbox)
+    assert response.status_code == 200, response.text
+    return Installed(sandbox, Portal.objects.get(), response, app.application_token)
+
+
+# --- threads and stray hosts -----------------------------------------------------------------------
+
+
+def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run work(0..count-1) in threads started together; each result or exception is returned."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work(index)
+        except Exception as exc:  # collected, so the test can show which ones failed
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@dataclass
+class StubHost:
+    """A tiny HTTP host on this machine that records what reached it and answers as told."""
+
+    url: str
+    netloc: str
+    requests: list[tuple[str, str]]
+    answer: dict[str, Any]
+
+
+@pytest.fixture
+def stub_host() -> Iterator[StubHost]:
+    """A stray host (a former portal address, or a forger's server): what would have reached it."""
+    seen: list[tuple[str, str]] = []
+    answer: dict[str, Any] = {"status": 404, "headers": {}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            seen.append((self.command, self.path))
+            self.send_response(int(answer["status"]))
+            location = answer.get("location")
+            if callable(location):
+                self.send_header("Location", location(self.path))
+            for name, value in answer["headers"].items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    netloc = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        yield StubHost(url=f"http://{netloc}/", netloc=netloc, requests=seen, answer=answer)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,351 @@
+"""Inbound events over real HTTP: verified by application_token and member_id before anything,
+duplicates dropped, dispatched through the registry, ONAPPUNINSTALL honoured.
+
+bitrix24-protocol.md §1.4, §6.2, §6.3.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+
+from b24app import phpform
+from b24app.events import HANDLERS, Event, on_event, portal_purged
+from b24app.models import Portal, UserToken
+from tests.b24app.conftest import Installed, sandbox_tokens
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@dataclass
+class Received:
+    """What a handler registered with @on_event saw, delivered from the live server's threads."""
+
+    events: list[tuple[str, Event]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, count: int = 1, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            self.arrived.wait(0.05)
+        assert len(self.events) >= count, self.events
+
+
+@pytest.fixture
+def received() -> Iterator[Received]:
+    seen = Received()
+    names = ("ONCRMDEALUPDATE", "ONCRMDEALMOVETOCATEGORY", "ONCRMDEALDELETE")
+
+    def handler(portal: Portal, event: Event) -> None:
+        seen.events.append((portal.member_id, event))
+        seen.arrived.set()
+
+    for name in names:
+        on_event(name)(handler)
+    yield seen
+    for name in names:
+        HANDLERS[name].remove(handler)
+
+
+@pytest.fixture
+def purged() -> Iterator[list[Portal]]:
+    portals: list[Portal] = []
+
+    def receiver(sender: Any, portal: Portal, **kwargs: Any) -> None:
+        portals.append(portal)
+
+    portal_purged.connect(receiver, weak=False)
+    yield portals
+    portal_purged.disconnect(receiver)
+
+
+def deal_event(
+    installed: Installed, *, name: str = "ONCRMDEALUPDATE", deal_id: str = "759", ts: str = "1736405807", **auth: str
+) -> dict[str, Any]:
+    """An event as the portal sends it (the sandbox's own auth block), with `auth` overrides."""
+    from sandbox.events import auth_block
+    from sandbox.models import App, User
+
+    block = auth_block(App.objects.get(), User.objects.get(pk=1))
+    block.update(auth)
+    return {"event": name, "event_handler_id": "201", "data": {"FIELDS": {"ID": deal_id}}, "ts": ts, "auth": block}
+
+
+def post(installed: Installed, payload: dict[str, Any] | bytes | str) -> requests.Response:
+    body = phpform.encode(payload) if isinstance(payload, dict) else payload
+    return requests.post(installed.sandbox.app_url + "b24/events/", data=body, headers=FORM, timeout=30)
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "b24app.views.events" and "refused" in r.getMessage()]
+
+
+# --- genuine events ------------------------------------------------------------------------------------
+
+
+def test_a_genuine_event_is_dispatched_to_the_registered_handler(installed: Installed, received: Received) -> None:
+    response = post(installed, deal_event(installed))
+    assert (response.status_code, response.text) == (200, "OK")
+    [(member_id, event)] = received.events
+    assert member_id == installed.portal.member_id
+    assert event.name == "ONCRMDEALUPDATE"
+    assert event.entity_id == "759"
+    assert event.ts == 1736405807
+    assert event.auth["application_token"] == installed.application_token
+
+
+def test_an_event_without_a_handler_is_accepted(installed: Installed) -> None:
+    response = post(installed, deal_event(installed, name="ONCRMDEALADD"))
+    assert (response.status_code, response.text) == (200, "OK")
+
+
+def test_editing_a_deal_on_the_portal_delivers_the_update_to_the_app(installed: Installed, received: Received) -> None:
+    from sandbox.models import Deal
+
+    deal = Deal.objects.order_by("id").first()
+    assert deal is not None
+    assert installed.sandbox.result("crm.deal.update", {"id": deal.pk, "fields": {"TITLE": "Renamed"}}) is True
+    received.wait()
+    [(member_id, event)] = received.events
+    assert member_id == installed.portal.member_id
+    assert (event.name, event.entity_id) == ("ONCRMDEALUPDATE", str(deal.pk))
+
+
+def test_deleting_a_deal_on_the_portal_delivers_the_delete_to_the_app(installed: Installed, received: Received) -> None:
+    from sandbox.models import Deal
+
+    deal = Deal.objects.order_by("-id").first()
+    assert deal is not None
+    assert installed.sandbox.result("crm.deal.delete", {"id": deal.pk}) is True
+    received.wait()
+    assert [(e.name, e.entity_id) for _, e in received.events] == [("ONCRMDEALDELETE", str(deal.pk))]
+
+
+def test_a_duplicate_delivery_is_acknowledged_and_ignored(installed: Installed, received: Received) -> None:
+    payload = deal_event(installed)
+    assert post(installed, payload).text == "OK"
+    again = post(installed, payload)
+    assert (again.status_code, again.text) == (200, "Duplicate")
+    assert len(received.events) == 1
+
+
+def test_the_same_deal_updated_again_later_is_not_a_duplicate(installed: Installed, received: Received) -> None:
+    assert post(installed, deal_event(installed, ts="1736405807")).text == "OK"
+    assert post(installed, deal_event(installed, ts="1736405899")).text == "OK"
+    assert len(received.events) == 2
+
+
+# --- forged events ---------------------------------------------------------------------------------------
+
+
+def test_an_event_with_a_wrong_application_token_is_refused_and_logged(
+    installed: Installed, received: Received, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = post(installed, deal_event(installed, application_token="0" * 32))
+    assert (response.status_code, response.text) == (403, "Event not accepted")
+    assert received.events == []
+    assert any("wrong application_token" in m for m in refusals(caplog))
+
+
+def test_a_forged_copy_sent_first_does_not_make_the_genuine_event_a_duplicate(
+    installed: Installed, received: Received
+) -> None:
+    genuine = deal_event(installed)
+    forged = deal_event(installed, application_token="0" * 32)
+    assert post(installed, forged).status_code == 403
+    assert post(installed, genuine).text == "OK"
+    assert len(received.events) == 1
+
+
+def test_an_event_from_an_unknown_portal_is_refused_and_logged(
+    installed: Installed, received: Received, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = post(installed, deal_event(installed, member_id="e" * 32))
+    assert response.status_code == 403
+    assert received.events == []
+    assert any("unknown portal" in m for m in refusals(caplog))
+
+
+def test_an_event_with_our_token_but_another_member_id_is_refused(installed: Installed, received: Received) -> None:
+    other = Portal.objects.create(
+        member_id="f" * 32,
+        domain="other.bitrix24.com",
+        client_endpoint="https://other.bitrix24.com/rest/",
+        server_endpoint="https://oauth.bitrix.info/rest/",
+        application_token="1" * 32,
+    )
+    assert post(installed, deal_event(installed, member_id=other.member_id)).status_code == 403
+    assert received.events == []
+
+
+def test_an_event_without_an_application_token_is_refused(installed: Installed, received: Received) -> None:
+    payload = deal_event(installed)
+    del payload["auth"]["application_token"]
+    assert post(installed, payload).status_code == 403
+    assert received.events == []
+
+
+@pytest.mark.parametrize("token", ["токен" * 6, "\x00" * 32, "a" * 5000])
+def test_an_odd_application_token_is_refused_not_a_server_error(
+    installed: Installed, received: Received, token: str
+) -> None:
+    assert post(installed, deal_event(installed, application_token=token)).status_code == 403
+    assert received.events == []
+
+
+def test_an_event_before_any_install_is_refused(sandbox: Any, caplog: pytest.LogCaptureFixture) -> None:
+    payload = {"event": "ONCRMDEALUPDATE", "data": {"FIELDS": {"ID": "1"}}, "auth": {"member_id": "a" * 32}}
+    response = requests.post(sandbox.app_url + "b24/events/", data=phpform.encode(payload), headers=FORM, timeout=10)
+    assert response.status_code == 403
+    assert any("unknown portal" in r.getMessage() for r in caplog.records)
+
+
+# --- uninstall -------------------------------------------------------------------------------------------
+
+
+def uninstall_on_the_portal(*, clean: bool) -> None:
+    from sandbox.install import app_uninstall
+    from sandbox.models import App, User
+
+    app_uninstall(app=App.objects.get(), user=User.objects.get(pk=1), clean=clean)
+
+
+def wait_for_status(status: str, timeout: float = 15.0) -> Portal:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        portal = Portal.objects.get()
+        if portal.status == status:
+            return portal
+        time.sleep(0.05)
+    raise AssertionError(f"the portal never became {status}")
+
+
+def add_user_token(installed: Installed) -> None:
+    from django.utils import timezone
+
+    access, refresh = sandbox_tokens(2)
+    UserToken.objects.create(
+        portal=installed.portal, user_id=2, access_token=access, refresh_token=refresh, expires_at=timezone.now()
+    )
+
+
+def test_uninstalling_with_clean_deletes_the_tokens_and_announces_the_purge(
+    installed: Installed, purged: list[Portal]
+) -> None:
+    add_user_token(installed)
+    Portal.objects.filter(pk=installed.portal.pk).update(settings={"layout": "custom"})
+
+    uninstall_on_the_portal(clean=True)
+
+    portal = wait_for_status(Portal.Status.UNINSTALLED)
+    assert (portal.access_token, portal.refresh_token, portal.expires_at) == ("", "", None)
+    assert portal.uninstalled_at is not None
+    assert portal.settings == {}
+    assert not UserToken.objects.exists()
+    deadline = time.monotonic() + 5
+    while not purged and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.member_id for p in purged] == [installed.portal.member_id]
+
+
+def test_uninstalling_without_clean_keeps_the_settings_and_sends_no_purge(
+    installed: Installed, purged: list[Portal]
+) -> None:
+    add_user_token(installed)
+    Portal.objects.filter(pk=installed.portal.pk).update(settings={"layout": "custom"})
+
+    uninstall_on_the_portal(clean=False)
+
+    portal = wait_for_status(Portal.Status.UNINSTALLED)
+    assert portal.access_token == ""
+    assert portal.settings == {"layout": "custom"}
+    assert not UserToken.objects.exists()
+    assert purged == []
+
+
+def test_a_forged_uninstall_changes_nothing(installed: Installed, purged: list[Portal]) -> None:
+    payload = {
+        "event": "ONAPPUNINSTALL",
+        "data": {"LANGUAGE_ID": "en", "CLEAN": "1"},
+        "ts": "1466439714",
+        "auth": {"member_id": installed.portal.member_id, "application_token": "9" * 32},
+    }
+    assert post(installed, payload).status_code == 403
+    portal = Portal.objects.get()
+    assert portal.status == Portal.Status.INSTALLED
+    assert portal.access_token == installed.portal.access_token
+    assert purged == []
+
+
+def test_events_for_an_uninstalled_portal_are_refused(installed: Installed, received: Received) -> None:
+    payload = {
+        "event": "ONAPPUNINSTALL",
+        "data": {"LANGUAGE_ID": "en", "CLEAN": "0"},
+        "ts": "1466439714",
+        "auth": {"member_id": installed.portal.member_id, "application_token": installed.application_token},
+    }
+    assert post(installed, payload).text == "OK"
+    assert Portal.objects.get().status == Portal.Status.UNINSTALLED
+    assert post(installed, deal_event(installed)).status_code == 403
+    assert received.events == []
+
+
+def test_a_reinstall_after_an_uninstall_brings_the_portal_back(installed: Installed) -> None:
+    from tests.b24app.conftest import post_install, sandbox_app
+
+    uninstall_on_the_portal(clean=False)
+    wait_for_status(Portal.Status.UNINSTALLED)
+    sandbox_app(state="installed")
+    response = post_install(installed.sandbox)
+    assert response.status_code == 200, response.text
+    portal = Portal.objects.get()
+    assert portal.status == Portal.Status.INSTALLED
+    assert portal.uninstalled_at is None
+    assert portal.access_token
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\xff\xfe\xfd",
+        b'{"event": "ONCRMDEALUPDATE"}',
+        b"event=ONCRMDEALUPDATE",
+        b"event=ONCRMDEALUPDATE&auth=flat",
+        b"event[]=x&auth[member_id]=1",
+        b"event=X&auth" + b"[a]" * 40 + b"=1",
+        b"&".join(b"f%d=1" % i for i in range(20001)),
+    ],
+    ids=["empty", "not utf-8", "json", "no auth", "flat auth", "event as array", "too deep", "too many fields"],
+)
+def test_a_body_that_is_not_an_event_is_a_bad_request(installed: Installed, body: bytes) -> None:
+    response = post(installed, body)
+    assert response.status_code == 400
+    assert response.text == "Not an event"
+    assert response.headers["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("ts", ["²", "9" * 5000, "-1", "soon"])
+def test_an_odd_timestamp_is_not_a_server_error(installed: Installed, received: Received, ts: str) -> None:
+    assert post(installed, deal_event(installed, ts=ts)).status_code == 200
+    assert received.events[0][1].ts == 0
+
+
+def test_the_event_endpoint_only_takes_posts(installed: Installed) -> None:
+    assert requests.get(installed.sandbox.app_url + "b24/events/", timeout=10).status_code == 405
+
+
+def test_a_refused_event_is_logged_at_warning_level(installed: Installed, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    post(installed, b"\xff")
+    assert any(r.levelno == logging.WARNING and "unreadable body" in r.getMessage() for r in caplog.records)
