@@ -1,0 +1,114 @@
+"""The card layout page in a real browser, opened from the sandbox portal as its administrator:
+edit a funnel's layout, save, see it on a deal card, roll back, see the old one again."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.widgets.layout_support import Installed, clean_cache, installed_fixture  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "layout-admin.png"
+
+
+@pytest.fixture(scope="module")
+def chromium_for_layout() -> Iterator[Any]:
+    """Debian's Chromium for this module only: one sync Playwright may run at a time, and other
+    browser modules start their own."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tab(chromium_for_layout: Any) -> Iterator[Any]:
+    context = chromium_for_layout.new_context(viewport={"width": 1280, "height": 1500})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # "Send version 1 to Bitrix24 again?"
+    yield page
+    context.close()
+
+
+def card_sections(page: Any, sandbox_url: str, deal_id: int) -> list[str]:
+    page.goto(f"{sandbox_url}crm/deal/details/{deal_id}/")
+    return [t.strip() for t in page.locator("#panel-general section[data-section] h2").all_inner_texts()]
+
+
+def card_fields(page: Any, section: str) -> list[str]:
+    rows = page.locator(f'#panel-general section[data-section="{section}"] .field-row')
+    return [str(rows.nth(i).get_attribute("data-field")) for i in range(rows.count())]
+
+
+def open_app(page: Any, sandbox_url: str) -> Any:
+    """The app from the portal's app page: an iframe filled by the DEFAULT placement POST."""
+    page.goto(f"{sandbox_url}app/1/")
+    frame = page.frame_locator("iframe.app-frame")
+    frame.get_by_role("heading", name="General").wait_for()
+    return frame
+
+
+def test_an_administrator_edits_saves_sees_the_card_and_rolls_back(installed: Installed, tab: Any) -> None:
+    from sandbox.models import Deal
+
+    sandbox_url = installed.sandbox.url
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    deal = Deal.objects.filter(category_id=0).order_by("id").first()
+    assert deal is not None
+    assert card_sections(tab, sandbox_url, deal.pk) == ["About the deal", "More", "Products"]
+    assert card_fields(tab, "main")[:2] == ["TITLE", "OPPORTUNITY_WITH_CURRENCY"]
+
+    frame = open_app(tab, sandbox_url)
+    # Move "Amount and currency" above "Title" with the keyboard-usable button.
+    frame.get_by_role("button", name="Move Amount and currency up").click()
+    frame.get_by_text("“Amount and currency” moved up.").wait_for()
+    assert frame.get_by_role("button", name="Move Amount and currency up").is_disabled()
+    # Drag "Close Date" to the top of "More".
+    frame.locator('li[data-field="CLOSEDATE"]').drag_to(frame.locator('li[data-field="TYPE_ID"]'))
+    frame.get_by_text("Fields rearranged.").wait_for()
+    # Rename a section: type the new title and press Enter.
+    title = frame.get_by_label("Title of section 2")
+    title.fill("Details")
+    title.press("Enter")
+    frame.get_by_text("Unsaved changes", exact=True).wait_for()
+    frame.get_by_role("button", name="Preview").click()
+    preview = frame.get_by_label("Preview of the deal card")
+    preview.wait_for()
+    assert preview.locator("h3").all_inner_texts() == ["About the deal", "Details", "Products"]
+    tab.screenshot(path="/tmp/layout-admin-preview.png")
+    frame.get_by_role("button", name="Edit", exact=True).click()
+    frame.get_by_label("Title of section 2").wait_for()
+
+    frame.get_by_role("button", name="Save", exact=True).click()
+    frame.get_by_text("Saved as version 2.").wait_for()
+    tab.wait_for_timeout(400)  # the frame follows the new height after a short debounce
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SCREENSHOT), full_page=True)  # the README's picture
+
+    assert card_sections(tab, sandbox_url, deal.pk) == ["About the deal", "Details", "Products"]
+    assert card_fields(tab, "main")[:2] == ["OPPORTUNITY_WITH_CURRENCY", "TITLE"]
+    assert card_fields(tab, "additional")[0] == "CLOSEDATE"
+
+    frame = open_app(tab, sandbox_url)
+    history = frame.locator("table.la-versions")
+    assert history.locator("tbody tr").count() == 2
+    frame.get_by_role("link", name="Changes").first.click()
+    frame.get_by_text("Section “More” renamed to “Details”").wait_for()
+    history.locator("tbody tr").nth(1).get_by_role("button", name="Roll back").click()
+    frame.get_by_text("Rolled back: version 3 restores version 1.").wait_for()
+
+    assert card_sections(tab, sandbox_url, deal.pk) == ["About the deal", "More", "Products"]
+    assert card_fields(tab, "main")[:2] == ["TITLE", "OPPORTUNITY_WITH_CURRENCY"]
+    assert errors == []
