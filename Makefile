@@ -41,6 +41,11 @@ test: $(VENV)/.synced
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
+# The benchmark suite (bench/, docs/performance.md): its own dependency group, never part of `make test`.
+bench: $(VENV)/.synced
+	$(BIN)/python -m uv sync --locked --inexact --group bench --python $(BIN)/python
+	$(BIN)/python -m bench
+
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -40,11 +40,17 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 50  # commands per batch (protocol §4.4)
 PAGE_SIZE = 50
-TIMEOUT = (5.0, 30.0)  # connect, read
+TIMEOUT = (5.0, 30.0)  # connect, read (seconds); settings.B24_HTTP_TIMEOUT, when set, replaces the read part
 USER_AGENT = "DealDesk/1.0 (+https://github.com/)"
 _READ_SUFFIXES = (".get", ".list", ".fields", ".current", ".info", ".admin")
 
 _local = threading.local()
+
+
+def request_timeout() -> tuple[float, float]:
+    """(connect, read) timeouts of every request to a portal or the OAuth server."""
+    read = float(settings.B24_HTTP_TIMEOUT or 0)
+    return (TIMEOUT[0], read) if read > 0 else TIMEOUT
 
 
 def http_session() -> requests.Session:
@@ -170,7 +176,7 @@ class B24Client:
 
     def _post(self, url: str, body: dict[str, Any]) -> requests.Response:
         try:
-            response = http_session().post(url, json=body, timeout=TIMEOUT, allow_redirects=False)
+            response = http_session().post(url, json=body, timeout=request_timeout(), allow_redirects=False)
         except requests.ConnectionError as exc:
             code = "CONNECTION_REFUSED" if _refused(exc) else "CONNECTION_ERROR"
             raise PortalUnavailable(code, "The portal could not be reached") from exc
@@ -189,7 +195,7 @@ class B24Client:
         endpoint = target[: target.find("/rest/") + len("/rest/")] if "/rest/" in target else target
         self.tokens.moved(endpoint)
         try:
-            return http_session().post(target, json=body, timeout=TIMEOUT, allow_redirects=False)
+            return http_session().post(target, json=body, timeout=request_timeout(), allow_redirects=False)
         except requests.RequestException as exc:
             raise PortalUnavailable("CONNECTION_ERROR", "The portal could not be reached") from exc
 
@@ -368,7 +374,7 @@ def oauth_app_info(access_token: str, oauth_rest_url: str) -> dict[str, Any]:
     """
     try:
         response = http_session().post(
-            oauth_rest_url + "app.info", data={"auth": access_token}, timeout=TIMEOUT, allow_redirects=False
+            oauth_rest_url + "app.info", data={"auth": access_token}, timeout=request_timeout(), allow_redirects=False
         )
     except requests.RequestException as exc:
         raise PortalUnavailable("OAUTH_UNAVAILABLE", "The OAuth server could not be reached") from exc
@@ -388,4 +394,5 @@ __all__ = [
     "command_string",
     "http_session",
     "oauth_app_info",
+    "request_timeout",
 ]

@@ -24,7 +24,7 @@ from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from b24app import trust
-from b24app.client import TIMEOUT, Grant
+from b24app.client import Grant, request_timeout
 from b24app.errors import AuthorizationLost, B24Error, PortalUnavailable
 from b24app.models import Portal, UserToken, expires_soon
 
@@ -69,7 +69,7 @@ def _token_set(token: dict[str, Any]) -> TokenSet:
 
 def _oauth_call(fn: Any, **kwargs: Any) -> TokenSet:
     try:
-        token = fn(trust.token_url(), timeout=TIMEOUT, **kwargs)
+        token = fn(trust.token_url(), timeout=request_timeout(), **kwargs)
     except InvalidGrantError as exc:
         raise AuthorizationLost("invalid_grant", exc.description or "Refresh token refused") from exc
     except OAuth2Error as exc:

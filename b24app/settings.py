@@ -46,6 +46,9 @@ B24_EXTRA_PORTAL_HOSTS = env_list("B24_EXTRA_PORTAL_HOSTS", [])
 B24_RATE_LIMIT = env_float("B24_RATE_LIMIT", 2.0)
 B24_RATE_BURST = env_int("B24_RATE_BURST", 40)
 B24_OPERATING_LIMIT = env_float("B24_OPERATING_LIMIT", 480.0)
+# Seconds to wait for a portal's (or the OAuth server's) answer; 0 keeps the client's 30 s.
+# Lower it where a person is waiting on a slow portal (a tab shows Retry sooner), or in tests.
+B24_HTTP_TIMEOUT = env_float("B24_HTTP_TIMEOUT", 0.0)
 # Encryption keys for tokens at rest, newest first (Fernet keys, comma-separated).
 FERNET_KEYS = env_list("FERNET_KEYS", [])
 if PRODUCTION and not FERNET_KEYS:
@@ -145,6 +148,7 @@ if B24_SANDBOX:
     # The sandbox portal keeps its data in its own database, never mixed with the app's tables.
     DATABASES["sandbox"] = _database("SANDBOX_DATABASE_URL", "sandbox.sqlite3", "sandbox")
 DATABASE_ROUTERS = ["b24app.dbrouters.SandboxRouter"]
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000  # a 500-row product table posts about 7,000 fields
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

@@ -1,5 +1,16 @@
+"""The deal tab (CRM_DEAL_DETAIL_TAB): the placement handler and the editor's htmx endpoints."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from b24app.install import DEAL_TAB_PATH
+from widgets import tab_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(DEAL_TAB_PATH, tab_views.tab_placement, name="tab_placement"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/", tab_views.tab_show, name="tab_show"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/rows/", tab_views.tab_rows, name="tab_rows"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/products/", tab_views.tab_products, name="tab_products"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/ping/", tab_views.tab_ping, name="tab_ping"),
+]

@@ -1,0 +1,221 @@
+"""A sales rep's and an administrator's actions, run in this process through Django's test client.
+
+The app runs here with its full middleware stack; the portal is the sandbox gunicorn, reached over
+HTTP as always. Each request is timed twice: wall time here, and time spent inside b24app.client's
+HTTP session (waiting on the portal). The difference is what our server adds.
+
+ACTIONS is the registry the REST budget benchmark walks: adding an action (issue 5's contacts
+save, when it exists) is one entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from bench.portal import Opened, deal_with_rows, form_fields, placement_form, portal_query
+from bench.stack import Config, app_cache_clear
+
+TAB_USER = 3  # a sales rep, opening a deal assigned to them
+ADMIN_USER = 1
+
+
+@dataclass
+class PortalWait:
+    seconds: float = 0.0
+    requests: int = 0
+
+
+@contextmanager
+def portal_timed() -> Iterator[PortalWait]:
+    """Sum the time b24app.client spends in HTTP requests (this thread's pooled session)."""
+    from b24app.client import http_session
+
+    session = http_session()
+    original = session.request
+    wait = PortalWait()
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            wait.seconds += time.perf_counter() - started
+            wait.requests += 1
+
+    setattr(session, "request", timed)  # noqa: B010 - an instance attribute shadows the method
+    try:
+        yield wait
+    finally:
+        delattr(session, "request")
+
+
+@dataclass
+class Timed:
+    """One request to the app: its answer, and where the time went."""
+
+    page: Opened
+    seconds: float
+    portal_seconds: float
+    portal_requests: int
+
+    @property
+    def server_seconds(self) -> float:
+        return self.seconds - self.portal_seconds
+
+
+class App:
+    """The app in this process, addressed as the portal's iframe addresses it."""
+
+    def __init__(self, *, app_url: str, sandbox_url: str) -> None:
+        from django.test import Client
+
+        self.sandbox_url = sandbox_url
+        self.client = Client(HTTP_HOST=urlsplit(app_url).netloc)
+
+    @classmethod
+    def of(cls, config: Config) -> App:
+        return cls(app_url=config.app_url, sandbox_url=config.sandbox_url)
+
+    def post(self, path: str, fields: list[tuple[str, str]], *, token: str = "", htmx: bool = False) -> Timed:
+        headers = {"X-Widget-Token": token} if token else {}
+        if htmx:
+            headers["HX-Request"] = "true"
+        with portal_timed() as wait:
+            started = time.perf_counter()
+            response = self.client.post(
+                path, urlencode(fields), content_type="application/x-www-form-urlencoded", headers=headers
+            )
+            seconds = time.perf_counter() - started
+        page = Opened(response.status_code, response.content.decode(), response.headers.get("X-Widget-Token", token))
+        return Timed(page, seconds, wait.seconds, wait.requests)
+
+    def placement(self, path: str, form: dict[str, str]) -> Timed:
+        return self.post(f"{path}?{portal_query(self.sandbox_url)}", list(form.items()))
+
+
+def url(name: str, **kwargs: Any) -> str:
+    from django.urls import reverse
+
+    return reverse(f"widgets:{name}", kwargs=kwargs or None)
+
+
+# --- the deal tab --------------------------------------------------------------------------------
+
+
+@dataclass
+class Tab:
+    deal_id: int
+    page: Opened
+    saves: int = 0
+
+
+def tab_open(app: App, *, deal_id: int, cold: bool) -> tuple[Tab, Timed]:
+    if cold:
+        app_cache_clear()
+    form = placement_form(user=TAB_USER, placement="CRM_DEAL_DETAIL_TAB", deal_id=deal_id)
+    timed = app.placement(url("tab_placement"), form)
+    return Tab(deal_id, timed.page), timed
+
+
+def rows_save(app: App, tab: Tab) -> Timed:
+    """Change the first row's price (alternating, so every save writes) and press Save."""
+    fields = form_fields(tab.page.html)
+    price = "101.50" if tab.saves % 2 == 0 else "99.25"
+    edited = [(name, price if name == "rows-0-price" else value) for name, value in fields]
+    timed = app.post(
+        url("tab_rows", deal_id=tab.deal_id), [*edited, ("action", "save")], token=tab.page.token, htmx=True
+    )
+    tab.saves += 1
+    if timed.page.status == 200 and '<form id="editor"' in timed.page.html:
+        tab.page = timed.page
+    return timed
+
+
+def rows_saved(timed: Timed) -> bool:
+    return timed.page.status == 200 and "Saved." in timed.page.html
+
+
+# --- the card layout page ------------------------------------------------------------------------------
+
+
+def layout_open(app: App, *, cold: bool) -> Timed:
+    if cold:
+        app_cache_clear()
+    return app.placement(url("layout_home"), placement_form(user=ADMIN_USER, placement="DEFAULT"))
+
+
+def layout_save(app: App, page: Opened) -> Timed:
+    fields = form_fields(page.html)
+    return app.post(url("layout_save"), [*fields, ("action", "save")], token=page.token, htmx=True)
+
+
+# --- the registry -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    timed: Timed | None = None
+    detail: str = ""
+
+
+@dataclass
+class Action:
+    """One user action: `prepare` runs unmeasured, `act` is what is counted."""
+
+    key: str
+    label: str
+    budget: int | None
+    act: Callable[[App, dict[str, Any]], Outcome] | None
+    prepare: Callable[[App, dict[str, Any]], None] = lambda app, state: None
+    note: str = ""
+
+
+def _open_cold(app: App, state: dict[str, Any]) -> Outcome:
+    tab, timed = tab_open(app, deal_id=deal_with_rows(user=TAB_USER), cold=True)
+    state["tab"] = tab
+    return Outcome(tab.page.editor_ready, timed)
+
+
+def _open_warm(app: App, state: dict[str, Any]) -> Outcome:
+    tab, timed = tab_open(app, deal_id=deal_with_rows(user=TAB_USER), cold=False)
+    state["tab"] = tab
+    return Outcome(tab.page.editor_ready, timed)
+
+
+def _prepare_tab(app: App, state: dict[str, Any]) -> None:
+    state["tab"], _ = tab_open(app, deal_id=deal_with_rows(user=TAB_USER), cold=False)
+
+
+def _save_rows(app: App, state: dict[str, Any]) -> Outcome:
+    timed = rows_save(app, state["tab"])
+    return Outcome(rows_saved(timed), timed)
+
+
+def _prepare_layout(app: App, state: dict[str, Any]) -> None:
+    state["layout"] = layout_open(app, cold=False).page
+
+
+def _open_layout(app: App, state: dict[str, Any]) -> Outcome:
+    timed = layout_open(app, cold=True)
+    return Outcome(timed.page.editor_ready, timed)
+
+
+def _save_layout(app: App, state: dict[str, Any]) -> Outcome:
+    timed = layout_save(app, state["layout"])
+    return Outcome(timed.page.status == 200 and "Saved as version" in timed.page.html, timed)
+
+
+ACTIONS: list[Action] = [
+    Action("tab_open_cold", "open the deal tab (cold reference cache)", 1, _open_cold),
+    Action("tab_open_warm", "open the deal tab (warm reference cache)", 1, _open_warm, _prepare_tab),
+    Action("rows_save", "save product rows", 2, _save_rows, _prepare_tab),
+    Action("contacts_save", "save contacts", 2, None, note="not built yet (issue 5)"),
+    Action("layout_open", "open the card layout page", 1, _open_layout),
+    Action("layout_save", "save a card layout", 2, _save_layout, _prepare_layout),
+]

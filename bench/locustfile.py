@@ -1,0 +1,35 @@
+"""Locust users of benchmark 3: each opens deal tabs as the portal does, one after another.
+
+The placement forms (a portal user's token, a deal) are prepared by bench/throughput.py and read
+from the JSON file named by BENCH_LOCUST_FORMS; user N of the swarm uses form N.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
+
+FORMS: list[dict[str, Any]] = json.loads(Path(os.environ.get("BENCH_LOCUST_FORMS", "/dev/null")).read_text() or "[]")
+_slots = itertools.count()
+
+
+class TabOpener(FastHttpUser):
+    wait_time = constant(0)  # a closed loop: the next tab opens as soon as the last one answered
+
+    def on_start(self) -> None:
+        self.form = FORMS[next(_slots) % len(FORMS)]
+
+    @task
+    def open_tab(self) -> None:
+        with self.client.post(
+            self.form["path"], data=self.form["form"], name="open deal tab", catch_response=True
+        ) as response:
+            text = response.text or ""
+            if response.status_code != 200 or '<form id="editor"' not in text:
+                response.failure(f"HTTP {response.status_code}, no editor")

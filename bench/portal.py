@@ -1,0 +1,184 @@
+"""The portal's side of a benchmark: tokens, the placement POSTs it sends, its request log.
+
+The harness arranges data straight in the sandbox's database (as the tests do) and counts what
+reached the portal from its RequestLog; the app itself only ever reaches the portal over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+
+def member_id() -> str:
+    from sandbox.models import Portal
+
+    return str(Portal.objects.get().member_id)
+
+
+def app_installed() -> Any:
+    """The sandbox's Deal Desk app row, marked installed by the administrator."""
+    from django.utils import timezone
+
+    from sandbox.models import App
+
+    app = App.objects.get()
+    app.state = App.State.INSTALLED
+    app.application_token = app.application_token or secrets.token_hex(16)
+    app.installed_at = timezone.now()
+    app.installed_by_id = 1
+    app.save()
+    return app
+
+
+def tokens_for(user_id: int) -> tuple[str, str]:
+    """A fresh access/refresh pair of Deal Desk for a portal user, as the portal issues them."""
+    from sandbox.models import App, User
+    from sandbox.tokens import issue_tokens
+
+    access, refresh = issue_tokens(app=App.objects.get(), user=User.objects.get(pk=user_id))
+    return access.token, refresh.token
+
+
+def placement_form(*, user: int, placement: str, deal_id: int | None = None) -> dict[str, str]:
+    """What the portal POSTs into the app's iframe (bitrix24-protocol.md §5.2)."""
+    from sandbox.models import App
+
+    access, refresh = tokens_for(user)
+    form = {
+        "AUTH_ID": access,
+        "AUTH_EXPIRES": "3600",
+        "REFRESH_ID": refresh,
+        "APPLICATION_TOKEN": App.objects.get().application_token,
+        "member_id": member_id(),
+        "status": "L",
+        "PLACEMENT": placement,
+    }
+    if deal_id is not None:
+        form["PLACEMENT_OPTIONS"] = json.dumps({"ID": str(deal_id)})
+    return form
+
+
+def portal_query(sandbox_url: str) -> str:
+    query = {"DOMAIN": urlsplit(sandbox_url).netloc, "PROTOCOL": "0", "LANG": "en", "APP_SID": secrets.token_hex(16)}
+    return urlencode(query)
+
+
+def install(*, app_url: str, sandbox_url: str) -> None:
+    """Deal Desk installed through the install POST, as the marketplace does (binds the tab)."""
+    app_installed()
+    form = placement_form(user=1, placement="DEFAULT")
+    response = requests.post(f"{app_url}b24/install/?{portal_query(sandbox_url)}", data=form, timeout=60)
+    if response.status_code != 200:
+        raise RuntimeError(f"install failed: HTTP {response.status_code} {response.text[:500]}")
+
+
+def log_mark() -> int:
+    from sandbox.models import RequestLog
+
+    row = RequestLog.objects.order_by("-id").first()
+    return int(row.pk) if row else 0
+
+
+def calls_since(mark: int) -> list[Any]:
+    """RequestLog rows after `mark`: every REST request that reached the portal."""
+    from sandbox.models import RequestLog
+
+    return list(RequestLog.objects.filter(id__gt=mark).order_by("id"))
+
+
+def deal_with_rows(*, user: int, max_contacts: int = 10) -> int:
+    """A seeded deal assigned to `user`, with product rows and contacts that fit the opening batch."""
+    from sandbox.models import Deal, DealContact, ProductRow
+
+    for deal in Deal.objects.filter(assigned_by_id=user, is_manual_opportunity="N").order_by("id"):
+        rows = ProductRow.objects.filter(deal=deal).exists()
+        if rows and DealContact.objects.filter(deal=deal).count() <= max_contacts:
+            return int(deal.pk)
+    raise RuntimeError("the seed has no deal with product rows")
+
+
+def limits_set(*, enabled: bool, rate: float = 2.0, burst: int = 50) -> None:
+    """The portal's request limit (a leaky bucket per portal and IP), with an empty bucket."""
+    from sandbox.models import Portal, RateBucket
+
+    Portal.objects.update(limits_enabled=enabled, rate_limit=rate, rate_burst=burst)
+    RateBucket.objects.all().delete()
+
+
+# --- reading the app's pages ----------------------------------------------------------------------
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser submits from one form (checked boxes only, no buttons)."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id = form_id
+        self.inside = False
+        self.fields: list[tuple[str, str]] = []
+        self._select: str | None = None
+        self._chosen: str | None = None
+        self._first: str | None = None
+        self._textarea: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form" and a.get("id") == self.form_id:
+            self.inside = True
+        if not self.inside or not (a.get("name") or tag == "option"):
+            return
+        if tag == "input" and a.get("type") not in ("submit", "button", "search", "file"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.fields.append((a["name"], a.get("value", "on")))
+        elif tag == "select":
+            self._select, self._chosen, self._first = a["name"], None, None
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            self._first = value if self._first is None else self._first
+            self._chosen = value if "selected" in a else self._chosen
+        elif tag == "textarea":
+            self._textarea, self._text = a["name"], []
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.inside:
+            return
+        if tag == "select" and self._select is not None:
+            self.fields.append((self._select, self._chosen if self._chosen is not None else self._first or ""))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.fields.append((self._textarea, "".join(self._text)))
+            self._textarea = None
+        elif tag == "form":
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text.append(data)
+
+
+def form_fields(page: str, form_id: str = "editor") -> list[tuple[str, str]]:
+    reader = _FormReader(form_id)
+    reader.feed(page)
+    return reader.fields
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A page the portal opened in the app's iframe: its HTML and the widget token it carries."""
+
+    status: int
+    html: str
+    token: str
+
+    @property
+    def editor_ready(self) -> bool:
+        return self.status == 200 and '<form id="editor"' in self.html

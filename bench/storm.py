@@ -1,0 +1,152 @@
+"""Benchmark 4: 9 a.m. — 100 users of one portal open deal tabs within one second.
+
+The portal enforces its real limit (2 requests/s, burst 50, per portal and IP); the app runs with
+its production pacing (B24_RATE_LIMIT=2, B24_RATE_BURST=40), its limiter shared by both gunicorn
+workers through Redis. Goals: no user sees an error, and the portal never has to answer
+QUERY_LIMIT_EXCEEDED because the app paces itself. The total time is set against the least the
+portal allows for the requests made: (requests - 50) / 2 seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from bench import report
+from bench.actions import url
+from bench.portal import calls_since, limits_set, log_mark, placement_form, portal_query
+from bench.stack import Run, app_cache_clear
+from bench.throughput import PORTAL_USERS, _deals
+
+NAME = "storm"
+USERS = 100
+SPREAD = 1.0  # seconds over which the tab opens start
+RATE, BURST = 2.0, 50  # the portal's
+APP_RATE, APP_BURST = "2", "40"  # the app's pacing (its production defaults)
+CLIENT_TIMEOUT = 240.0
+
+
+@dataclass
+class Visit:
+    started: float = 0.0
+    ended: float = 0.0
+    status: int = 0
+    outcome: str = "not run"
+
+
+def _classify(response: requests.Response) -> str:
+    if response.status_code == 200 and '<form id="editor"' in response.text:
+        return "editor"
+    if response.status_code == 200 and 'id="editor"' in response.text:
+        return "editor (read-only)"
+    return f"error: HTTP {response.status_code}" + ("" if response.status_code != 200 else ", no editor")
+
+
+def _storm(ctx: Run, forms: list[dict[str, str]]) -> list[Visit]:
+    target = f"{ctx.config.app_url.rstrip('/')}{url('tab_placement')}?{portal_query(ctx.config.sandbox_url)}"
+    visits = [Visit() for _ in forms]
+    t0 = time.monotonic() + 0.5
+
+    def open_tab(index: int) -> None:
+        time.sleep(max(0.0, t0 + index * SPREAD / len(forms) - time.monotonic()))
+        visit = visits[index]
+        visit.started = time.monotonic()
+        try:
+            response = requests.post(target, data=forms[index], timeout=CLIENT_TIMEOUT)
+            visit.status, visit.outcome = response.status_code, _classify(response)
+        except requests.RequestException as exc:
+            visit.outcome = f"error: {type(exc).__name__}"
+        visit.ended = time.monotonic()
+
+    threads = [threading.Thread(target=open_tab, args=(i,), daemon=True) for i in range(len(forms))]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + CLIENT_TIMEOUT + 30
+    for thread in threads:
+        thread.join(timeout=max(0.1, deadline - time.monotonic()))
+    return visits
+
+
+def run(ctx: Run) -> dict[str, Any]:
+    users = 30 if ctx.quick else USERS
+    deals = _deals()
+    forms = [
+        placement_form(
+            user=PORTAL_USERS[i % len(PORTAL_USERS)], placement="CRM_DEAL_DETAIL_TAB", deal_id=deals[i % len(deals)]
+        )
+        for i in range(users)
+    ]
+    ctx.stack.restart_app(B24_RATE_LIMIT=APP_RATE, B24_RATE_BURST=APP_BURST)
+    try:
+        app_cache_clear()  # empty limiter slots, and the reference data cold as after a deploy
+        limits_set(enabled=True, rate=RATE, burst=BURST)
+        mark = log_mark()
+        visits = _storm(ctx, forms)
+        calls = calls_since(mark)
+    finally:
+        limits_set(enabled=False)
+        ctx.stack.restart_app()
+    done = [v for v in visits if v.ended]
+    latencies = [v.ended - v.started for v in done]
+    errors = [v for v in visits if not v.outcome.startswith("editor")]
+    answered = [c for c in calls if c.error != "QUERY_LIMIT_EXCEEDED"]
+    limited = len(calls) - len(answered)
+    total = max(v.ended for v in done) - min(v.started for v in done) if done else float("nan")
+    minimum = max(0.0, (len(answered) - BURST) / RATE)
+    paced = max(0.0, (len(answered) - int(APP_BURST)) / float(APP_RATE))
+    outcomes: dict[str, int] = {}
+    for visit in visits:
+        outcomes[visit.outcome] = outcomes.get(visit.outcome, 0) + 1
+    data = {
+        "users": users,
+        "spread_seconds": SPREAD,
+        "portal": {"rate": RATE, "burst": BURST},
+        "app_pacing": {"rate": float(APP_RATE), "burst": int(APP_BURST)},
+        "user_visible_errors": len(errors),
+        "outcomes": outcomes,
+        "rest_requests": len(answered),
+        "query_limit_exceeded": limited,
+        "total_seconds": total,
+        "theoretical_minimum_seconds": minimum,
+        "app_pacing_minimum_seconds": paced,
+        "latency_p50": report.percentile(latencies, 50),
+        "latency_p95": report.percentile(latencies, 95),
+        "latency_max": max(latencies) if latencies else float("nan"),
+    }
+    markdown = report.table(
+        f"Rate-limit storm: {users} users open tabs within {SPREAD:.0f} s "
+        "(portal 2 req/s, burst 50; the app paces itself at 2/s, burst 40)",
+        [
+            "errors users saw",
+            "QUERY_LIMIT_EXCEEDED",
+            "REST requests",
+            "total s",
+            "minimum s (portal)",
+            "minimum s (app pacing)",
+            "wait p50 s",
+            "wait p95 s",
+            "wait max s",
+        ],
+        [
+            [
+                len(errors),
+                limited,
+                len(answered),
+                total,
+                minimum,
+                paced,
+                data["latency_p50"],
+                data["latency_p95"],
+                data["latency_max"],
+            ]
+        ],
+    )
+    if errors:
+        markdown += "\nOutcomes: " + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) + "\n"
+    print(markdown)
+    report.save(NAME, data, markdown)
+    return data

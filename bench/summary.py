@@ -1,0 +1,99 @@
+"""bench/results/summary.md — every benchmark's latest table, the goals, and the machine — and the
+same text in docs/performance.md, between its two `bench:figures` markers (full runs only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.stack import Config, database_kind
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+START, END = "<!-- bench:figures:start -->", "<!-- bench:figures:end -->"
+ORDER = ["rest_requests", "server_time", "throughput", "storm", "bulk_read", "browser"]
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = report.RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def goals() -> list[list[Any]]:
+    """Each goal of the issue with what the latest results say."""
+    rows: list[list[Any]] = []
+    rest = _load("rest_requests")
+    if rest:
+        for action in rest["actions"]:
+            if action.get("requests") is None:
+                rows.append([f"{action['label']}: ≤ {action['budget']} REST request(s)", "n/a", action["note"]])
+            else:
+                met = action["within_budget"] and action["ok"]
+                rows.append(
+                    [
+                        f"{action['label']}: ≤ {action['budget']} REST request(s)",
+                        action["requests"],
+                        "met" if met else "MISSED",
+                    ]
+                )
+    storm = _load("storm")
+    if storm:
+        rows.append(
+            [
+                "storm: errors users see = 0",
+                storm["user_visible_errors"],
+                "met" if storm["user_visible_errors"] == 0 else "MISSED",
+            ]
+        )
+        rows.append(
+            [
+                "storm: QUERY_LIMIT_EXCEEDED answers = 0",
+                storm["query_limit_exceeded"],
+                "met" if storm["query_limit_exceeded"] == 0 else "MISSED",
+            ]
+        )
+        ratio = (
+            storm["total_seconds"] / storm["theoretical_minimum_seconds"]
+            if storm["theoretical_minimum_seconds"]
+            else None
+        )
+        rows.append(
+            ["storm: total time vs the portal's minimum", f"{report.fmt(ratio, 2)}×", "reported (no target; see below)"]
+        )
+    return rows
+
+
+def summarize(*, failures: dict[str, str], config: Config, quick: bool, publish: bool) -> Path:
+    """The summary file always; docs/performance.md only for a full run of `make bench` (`publish`)."""
+    info = report.machine()
+    lines = [
+        "## Latest figures",
+        "",
+        f"Machine: {info['cpus']} × {info['cpu_model']}, {info['ram_gib']} GiB RAM, Python {info['python']}, "
+        f"{info['platform']}; commit {info['commit'] or 'unknown'}. Databases: {database_kind(config)}. "
+        f"Cache: {config.redis_note}." + (" QUICK RUN: fewer runs, not for publishing." if quick else ""),
+        "",
+        report.table("Goals", ["goal", "latest", "status"], goals()),
+    ]
+    for name in [n + suffix for n in ORDER for suffix in ("", report.POSTGRES_SUFFIX)]:
+        path = report.RESULTS / f"{name}.md"
+        if path.exists():
+            at = (_load(name) or {}).get("at", "")
+            if name.endswith(report.POSTGRES_SUFFIX):
+                lines += ["The same with PostgreSQL for both databases (BENCH_DATABASE_URL), for comparison:", ""]
+            lines += [path.read_text().rstrip(), "", f"<sub>{name}: measured {at}</sub>", ""]
+    for name, trace in failures.items():
+        lines += [f"**{name} failed in the last run:** `{trace.strip().splitlines()[-1][:300]}`", ""]
+    text = "\n".join(lines).rstrip() + "\n"
+    out = report.RESULTS / "summary.md"
+    out.write_text(text)
+    (report.RESULTS / "machine.json").write_text(json.dumps({**info, "cache": config.redis_note}, indent=2) + "\n")
+    if publish and DOCS.exists():
+        docs = DOCS.read_text()
+        if START in docs and END in docs:
+            head, rest = docs.split(START, 1)
+            _, tail = rest.split(END, 1)
+            DOCS.write_text(f"{head}{START}\n{text}{END}{tail}")
+    print(f"\nbench: figures in {out}" + (f" and {DOCS}" if publish else ""))
+    return out

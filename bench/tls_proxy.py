@@ -1,0 +1,125 @@
+"""A TLS front for the sandbox portal, for clients that only speak https://<domain>/rest/.
+
+The official Python SDK (b24pysdk) builds every URL as f"https://{domain}/rest/..." and offers no
+setting for the scheme or a path prefix, while the sandbox answers http://localhost:B/sandbox/rest/.
+This process listens on the loopback with a self-signed certificate (the harness trusts it through
+REQUESTS_CA_BUNDLE, requests' own setting) and forwards /rest/... to the sandbox unchanged, so the
+SDK runs unmodified. Every client in the bulk-read benchmark is also measured through it.
+
+    python -m bench.tls_proxy --port P --upstream http://localhost:B/sandbox/ --cert c.pem --key k.pem
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import ipaddress
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+FORWARDED = ("Content-Type", "Accept", "User-Agent", "Authorization")
+_local = threading.local()
+
+
+def certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, valid for a day."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    alt = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(alt, critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "proxy-cert.pem", folder / "proxy-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
+def handler(upstream: str) -> type[BaseHTTPRequestHandler]:
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the client's
+        # delayed ACK hold every answer back by tens of milliseconds.
+        disable_nagle_algorithm = True
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self.path.startswith("/rest/"):
+                self._answer(404, b"not found", "text/plain")
+                return
+            headers = {name: self.headers[name] for name in FORWARDED if self.headers.get(name)}
+            try:
+                answer = _session().request(
+                    self.command,
+                    upstream + self.path[1:],
+                    data=body,
+                    headers=headers,
+                    timeout=120,
+                    allow_redirects=False,
+                )
+            except requests.RequestException:
+                self._answer(502, b"upstream unavailable", "text/plain")
+                return
+            self._answer(answer.status_code, answer.content, answer.headers.get("Content-Type", ""))
+
+        def _answer(self, status: int, content: bytes, content_type: str) -> None:
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = _forward
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Forward
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(args.upstream))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.cert, args.key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

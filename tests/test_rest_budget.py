@@ -1,0 +1,60 @@
+"""REST request budgets per user action (issue #7): a portal gives an app about 2 requests a
+second for all its users, so each action's count of requests is a contract, checked here in the
+portal's request log — counts, never timings.
+
+Budgets: opening the deal tab costs 1 request, cold or warm reference cache; each save at most 2;
+opening the card layout page 1. The actions are the ones `make bench` measures (bench.actions
+ACTIONS), driven the same way. Saving contacts (issue 5) is not built yet, so it is not checked
+here: its entry in ACTIONS has no action to run, and it joins these tests the day it gets one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from bench.actions import ACTIONS, Action, App
+from bench.portal import calls_since, install, log_mark
+from tests.conftest import SandboxPortal
+
+BUILT = [action for action in ACTIONS if action.act is not None]
+
+
+@pytest.fixture
+def app(sandbox: SandboxPortal, settings: Any) -> Iterator[App]:
+    """Deal Desk installed on the sandbox portal over HTTP; pacing that never slows a test."""
+    settings.B24_RATE_LIMIT = 1000.0
+    settings.B24_RATE_BURST = 1000
+    cache.clear()
+    install(app_url=sandbox.app_url, sandbox_url=sandbox.url)
+    yield App(app_url=sandbox.app_url, sandbox_url=sandbox.url)
+    cache.clear()
+
+
+@pytest.mark.parametrize("action", BUILT, ids=[a.key for a in BUILT])
+def test_each_action_stays_within_its_rest_request_budget(app: App, action: Action) -> None:
+    assert action.act is not None and action.budget is not None
+    state: dict[str, Any] = {}
+    action.prepare(app, state)
+    mark = log_mark()
+    outcome = action.act(app, state)
+    calls = calls_since(mark)
+    sent = [(c.method, list(c.batch_methods)) for c in calls]
+    assert outcome.ok, f"{action.label} did not work: HTTP {outcome.timed.page.status if outcome.timed else '?'}"
+    assert len(calls) <= action.budget, f"{action.label}: {len(calls)} requests, budget {action.budget}: {sent}"
+    assert all(c.http_status == 200 for c in calls), sent
+
+
+def test_the_budgets_cover_every_action_of_the_issue() -> None:
+    budgets = {a.key: a.budget for a in ACTIONS}
+    assert budgets == {
+        "tab_open_cold": 1,
+        "tab_open_warm": 1,
+        "rows_save": 2,
+        "contacts_save": 2,
+        "layout_open": 1,
+        "layout_save": 2,
+    }

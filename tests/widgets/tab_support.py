@@ -1,0 +1,304 @@
+"""Helpers of the deal tab tests: install Deal Desk on the sandbox over HTTP, open a deal's tab
+the way the portal does (the CRM_DEAL_DETAIL_TAB placement POST), and drive the editor the way
+the page does — as htmx requests, or as plain form posts without JavaScript.
+
+The fixtures using these live in tests/widgets/conftest.py.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from tests.conftest import SandboxPortal
+
+
+def member_id() -> str:
+    from sandbox.models import Portal as SandboxPortalRow
+
+    return str(SandboxPortalRow.objects.get().member_id)
+
+
+def sandbox_app_installed() -> Any:
+    from django.utils import timezone
+
+    from sandbox.models import App
+
+    app = App.objects.get()
+    app.state = App.State.INSTALLED
+    app.application_token = app.application_token or secrets.token_hex(16)
+    app.installed_at = timezone.now()
+    app.installed_by_id = 1
+    app.save()
+    return app
+
+
+def placement_form(*, user: int, deal_id: int | None = None, **overrides: str) -> dict[str, str]:
+    """The body the portal POSTs when `user` opens the deal tab (bitrix24-protocol.md §5.2)."""
+    from sandbox.models import App, User
+    from sandbox.tokens import issue_tokens
+
+    app = App.objects.get()
+    access, refresh = issue_tokens(app=app, user=User.objects.get(pk=user))
+    form = {
+        "AUTH_ID": access.token,
+        "AUTH_EXPIRES": "3600",
+        "REFRESH_ID": refresh.token,
+        "APPLICATION_TOKEN": app.application_token,
+        "member_id": member_id(),
+        "status": "L",
+        "PLACEMENT": "CRM_DEAL_DETAIL_TAB",
+    }
+    if deal_id is not None:
+        form["PLACEMENT_OPTIONS"] = json.dumps({"ID": str(deal_id)})
+    form.update(overrides)
+    return form
+
+
+def portal_query(sandbox: SandboxPortal, **overrides: str) -> str:
+    query = {"DOMAIN": urlsplit(sandbox.url).netloc, "PROTOCOL": "0", "LANG": "en", "APP_SID": secrets.token_hex(16)}
+    query.update(overrides)
+    return urlencode(query)
+
+
+def install(sandbox: SandboxPortal) -> Any:
+    """Deal Desk installed by the administrator through the install POST, as the marketplace does."""
+    from b24app.models import Portal
+
+    sandbox_app_installed()
+    form = placement_form(user=1, PLACEMENT="DEFAULT")
+    response = requests.post(f"{sandbox.app_url}b24/install/?{portal_query(sandbox)}", data=form, timeout=30)
+    assert response.status_code == 200, response.text[:2000]
+    return Portal.objects.get()
+
+
+def last_call_id() -> int:
+    from sandbox.models import RequestLog
+
+    row = RequestLog.objects.order_by("-id").first()
+    return row.id if row else 0
+
+
+def calls_since(mark: int) -> list[Any]:
+    """RequestLog rows after `mark`: every REST request that reached the portal."""
+    from sandbox.models import RequestLog
+
+    return list(RequestLog.objects.filter(id__gt=mark).order_by("id"))
+
+
+def sandbox_fault(sandbox: SandboxPortal, **body: Any) -> None:
+    """The sandbox's fault injection (POST <portal>/faults.json): {"fault": "down_html"}, ..."""
+    response = requests.post(f"{sandbox.url}faults.json", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+# --- reading pages ---------------------------------------------------------------------------------
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser would submit from one form (no submit buttons), in document order."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id = form_id
+        self.inside = False
+        self.fields: list[tuple[str, str]] = []
+        self._select: str | None = None
+        self._select_value: str | None = None
+        self._first_option: str | None = None
+        self._textarea: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form" and a.get("id") == self.form_id:
+            self.inside = True
+        if not self.inside:
+            return
+        if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button", "search"):
+            if a.get("type") == "checkbox" and "checked" not in a:
+                return
+            self.fields.append((a["name"], a.get("value", "on" if a.get("type") == "checkbox" else "")))
+        elif tag == "select" and a.get("name"):
+            self._select, self._select_value, self._first_option = a["name"], None, None
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            self._first_option = value if self._first_option is None else self._first_option
+            if "selected" in a:
+                self._select_value = value
+        elif tag == "textarea" and a.get("name"):
+            self._textarea, self._text = a["name"], []
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.inside:
+            return
+        if tag == "select" and self._select is not None:
+            value = self._select_value if self._select_value is not None else self._first_option
+            self.fields.append((self._select, value or ""))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.fields.append((self._textarea, "".join(self._text)))
+            self._textarea = None
+        elif tag == "form":
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text.append(data)
+
+
+def form_fields(page: str, form_id: str = "editor") -> list[tuple[str, str]]:
+    reader = _FormReader(form_id)
+    reader.feed(page)
+    return reader.fields
+
+
+class _TextById(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str | None] = []
+        self.texts: dict[str, list[str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("input", "br", "img", "meta", "link"):
+            return
+        element_id = dict(attrs).get("id")
+        self.stack.append(element_id)
+        if element_id:
+            self.texts.setdefault(element_id, [])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("input", "br", "img", "meta", "link"):
+            return
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        for element_id in self.stack:
+            if element_id:
+                self.texts[element_id].append(data)
+
+
+def text_of(page: str, element_id: str) -> str:
+    """The whitespace-normalised text inside the element with that id (the first one)."""
+    reader = _TextById()
+    reader.feed(page)
+    return " ".join("".join(reader.texts.get(element_id, [])).split())
+
+
+def shown(page: str) -> str:
+    """The page as text a person reads: entities decoded, whitespace collapsed."""
+    return " ".join(html.unescape(page).split())
+
+
+def money(text: str) -> Decimal:
+    """ "$1,234.50" or "1 234,50 €" back to a number."""
+    kept = "".join(c for c in text if c.isdigit() or c in ",.-")
+    if "," in kept and ("." not in kept or kept.rfind(",") > kept.rfind(".")):
+        kept = kept.replace(".", "").replace(",", ".")
+    return Decimal(kept.replace(",", ""))
+
+
+# --- an open tab -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DealTab:
+    """A deal tab opened by one portal user, driven as the page drives it."""
+
+    sandbox: SandboxPortal
+    deal_id: int
+    response: requests.Response
+    token: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def page(self) -> str:
+        return self.response.text
+
+    def url(self, name: str) -> str:
+        from django.urls import reverse
+
+        return self.sandbox.app_url.rstrip("/") + reverse(f"widgets:{name}", kwargs={"deal_id": self.deal_id})
+
+    def headers(self, *, htmx: bool) -> dict[str, str]:
+        headers = {"X-Widget-Token": self.token}
+        if htmx:
+            headers["HX-Request"] = "true"
+        return headers
+
+    def _took(self, response: requests.Response) -> requests.Response:
+        self.token = response.headers.get("X-Widget-Token") or self.token
+        self.response = response
+        if response.status_code == 200 and '<form id="editor"' in response.text:
+            self.fields = form_fields(response.text)
+        return response
+
+    def value(self, name: str) -> str:
+        return dict(self.fields)[name]
+
+    def rows(self) -> int:
+        return int(self.value("rows-count"))
+
+    def edit(self, **changes: str) -> list[tuple[str, str]]:
+        """The editor's fields with some changed; `rows_0_price="12"` is rows-0-price."""
+        named = {key.replace("_", "-", 2) if key.startswith("rows_") else key: v for key, v in changes.items()}
+        fields = [(name, named.pop(name, value)) for name, value in self.fields]
+        return fields + list(named.items())
+
+    def post(
+        self,
+        action: str | None = None,
+        *,
+        htmx: bool = True,
+        fields: list[tuple[str, str]] | None = None,
+        **changes: str,
+    ) -> requests.Response:
+        data = list(fields if fields is not None else self.edit(**changes))
+        sent = list(data)
+        if action is not None:
+            data.append(("action", action))
+        response = self.session.post(self.url("tab_rows"), data=data, headers=self.headers(htmx=htmx), timeout=30)
+        self._took(response)
+        if response.status_code == 200 and '<form id="editor"' not in response.text:
+            self.fields = sent  # a recalculation: the inputs keep what was typed, as in the browser
+        return response
+
+    def get(self, name: str, params: dict[str, str] | None = None, *, htmx: bool = True) -> requests.Response:
+        response = self.session.get(self.url(name), params=params, headers=self.headers(htmx=htmx), timeout=30)
+        return self._took(response)
+
+
+def open_tab(sandbox: SandboxPortal, deal_id: int, *, user: int = 1, lang: str = "en", **overrides: str) -> DealTab:
+    form = placement_form(user=user, deal_id=deal_id, **overrides)
+    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, LANG=lang)}"
+    response = requests.post(url, data=form, timeout=30)
+    tab = DealTab(sandbox, deal_id, response, response.headers.get("X-Widget-Token", ""))
+    if response.status_code == 200 and '<form id="editor"' in response.text:
+        tab.fields = form_fields(response.text)
+    return tab
+
+
+def deal_of(user: int = 0, *, rows: bool | None = True, manual: bool = False, max_contacts: int = 10) -> int:
+    """A seeded deal assigned to `user` (any deal for 0), with product rows or without (None: either)."""
+    from sandbox.models import Deal, DealContact, ProductRow
+
+    deals = Deal.objects.order_by("id")
+    if user:
+        deals = deals.filter(assigned_by_id=user)
+    for deal in deals:
+        has_rows = ProductRow.objects.filter(deal=deal).exists()
+        contacts = DealContact.objects.filter(deal=deal).count()
+        wanted_rows = rows is None or has_rows == rows
+        if wanted_rows and (deal.is_manual_opportunity == "Y") == manual and contacts <= max_contacts:
+            return int(deal.pk)
+    raise AssertionError("no such seeded deal")

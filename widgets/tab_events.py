@@ -1,0 +1,69 @@
+"""Bitrix24 events that make the deal tab's cached knowledge stale (registered in widgets.apps).
+
+Events arrive late and without retries (bitrix24-protocol.md §6), so they only drop caches; nothing
+here is needed for correctness, which the save's conflict check provides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from b24app.events import Event, on_event, portal_purged
+from b24app.models import Portal
+from widgets.refdata import refdata_drop
+from widgets.tab_services import readonly_forget
+
+DEAL_VERSION_TTL = 24 * 3600
+
+
+def deal_version_key(portal_id: int, deal_id: int) -> str:
+    return f"dealdesk:deal-version:{portal_id}:{deal_id}"
+
+
+def deal_version_bump(*, portal_id: int, deal_id: int) -> int:
+    """Count the deal's changes seen through events (a later "changed elsewhere" notice reads it)."""
+    key = deal_version_key(portal_id, deal_id)
+    cache.add(key, 0, DEAL_VERSION_TTL)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, DEAL_VERSION_TTL)
+        return 1
+
+
+def _deal_id(event: Event) -> int | None:
+    text = event.entity_id
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+@on_event("ONCRMDEALUPDATE")
+@on_event("ONCRMDEALDELETE")
+def deal_changed(portal: Portal, event: Event) -> None:
+    """A new assignee may now edit: forget who was refused; and count the change."""
+    deal_id = _deal_id(event)
+    if deal_id is None:
+        return
+    readonly_forget(portal_id=portal.pk, deal_id=deal_id)
+    deal_version_bump(portal_id=portal.pk, deal_id=deal_id)
+
+
+@on_event("ONCRMDEALMOVETOCATEGORY")
+def deal_moved(portal: Portal, event: Event) -> None:
+    """A move may land in a funnel created after the stages were cached: read them again."""
+    deal_changed(portal, event)
+    refdata_drop(portal_id=portal.pk, kinds=("stages", "funnels"))
+
+
+@on_event("ONAPPUNINSTALL")
+def app_uninstalled(portal: Portal, event: Event) -> None:
+    refdata_drop(portal_id=portal.pk)
+
+
+def portal_data_purged(sender: Any, portal: Portal, **kwargs: Any) -> None:
+    refdata_drop(portal_id=portal.pk)
+
+
+def connect() -> None:
+    portal_purged.connect(portal_data_purged, dispatch_uid="widgets.tab_events.portal_data_purged")

@@ -1,0 +1,206 @@
+"""The deal tab's views: parse, call one service, render (widgets/deal_tab.html and its partials).
+
+An htmx request gets the partial it swaps; the same URL without htmx answers with the whole tab
+page, so every step also works as a plain form post. POSTs carry the widget token (X-Widget-Token
+header, or the widget_token field), which is what protects them: the page lives in a cross-site
+iframe where cookies, and so Django's CSRF cookie, cannot be relied on.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap
+
+from b24app import trust
+from b24app.errors import AuthorizationLost, B24Error, InvalidToken
+from b24app.models import Portal
+from widgets.auth import HEADER, WidgetIdentity, WidgetRequest, frame_for_portal, widget_token_mint, widget_view
+from widgets.placement import PlacementRefused, placement_parse, placement_portal
+from widgets.tab_actions import editor_post
+from widgets.tab_editor import drafts_of
+from widgets.tab_forms import SearchForm, TooManyFields, editor_input, form_data
+from widgets.tab_present import Hit, Results, editor_view, page_context
+from widgets.tab_services import Loaded, TabUnavailable, deal_tab_load, deal_tab_open, product_search, refdata_for
+from widgets.tab_signing import StateInvalid
+
+log = logging.getLogger(__name__)
+TEMPLATE = "widgets/deal_tab.html"
+# What a Retry posts again when Bitrix24 did not answer the placement (the portal's own fields, §5.2).
+RETRY_FIELDS = (
+    *("AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "member_id", "status", "PLACEMENT", "PLACEMENT_OPTIONS"),
+    *("APPLICATION_TOKEN", "SERVER_ENDPOINT", "APPLICATION_SCOPE"),
+)
+
+
+def in_widget_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answer in the language the portal opened the tab in (LANG, kept in the widget token)."""
+
+    @functools.wraps(view)
+    def wrapped(request: WidgetRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with translation.override(request.widget.lang):
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _page(
+    *, widget: WidgetIdentity, token: str, portal: Portal, loaded: Loaded, results: Results | None = None
+) -> dict[str, Any]:
+    """The whole tab page as loaded from Bitrix24."""
+    state = loaded.state
+    editor = None
+    if state is not None:
+        mode = "readonly" if loaded.read_only else "edit"
+        editor = editor_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
+    context = page_context(
+        deal_id=widget.deal_id or 0,
+        widget_token=token,
+        lang=widget.lang,
+        state=state,
+        editor=editor,
+        reauth=portal.status == Portal.Status.NEEDS_REAUTH,
+        problem=loaded.problem,
+        results=results,
+        placement_url=_placement_url(widget.lang),
+    )
+    return {**context, "bx24_js": trust.bx24_js_url()}
+
+
+def _page_of(request: WidgetRequest, loaded: Loaded, results: Results | None = None) -> dict[str, Any]:
+    widget, token, portal = request.widget, request.widget_token, request.portal
+    return _page(widget=widget, token=token, portal=portal, loaded=loaded, results=results)
+
+
+def htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _placement_url(lang: str) -> str:
+    return f"{reverse('widgets:tab_placement')}?LANG={lang}"
+
+
+@csrf_exempt  # Bitrix24 POSTs this cross-site without a CSRF token (bitrix24-protocol.md §5.2)
+@require_POST
+def tab_placement(request: HttpRequest) -> HttpResponse:
+    try:
+        post = placement_parse(request)
+        portal = placement_portal(post)
+    except PlacementRefused as exc:
+        log.info("deal tab placement refused: %s", exc)
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    with translation.override(post.lang):
+        context: dict[str, Any] = {"LANGUAGE_CODE": post.lang, "placement_url": request.get_full_path()}
+        try:
+            opened = deal_tab_open(post=post, portal=portal)
+        except PlacementRefused as exc:
+            log.info("deal tab placement refused for %s: %s", portal.member_id, exc)
+            return frame_for_portal(render(request, TEMPLATE, {**context, "refused": True}, status=403), portal)
+        except TabUnavailable:
+            retry = [(name, request.POST[name]) for name in RETRY_FIELDS if name in request.POST]
+            return frame_for_portal(render(request, TEMPLATE, {**context, "placement_retry": retry}), portal)
+        identity = WidgetIdentity(portal.pk, opened.user_id, opened.deal_id, "tab", post.lang)
+        token = widget_token_mint(identity=identity)
+        response = render(request, TEMPLATE, _page(widget=identity, token=token, portal=portal, loaded=opened.loaded))
+    response[HEADER] = token
+    return frame_for_portal(response, portal)
+
+
+@require_GET
+@widget_view("tab")
+@in_widget_language
+def tab_show(request: WidgetRequest, deal_id: int) -> HttpResponse:
+    """The tab again: Retry after a failure, or the whole page without htmx."""
+    loaded = deal_tab_load(portal=request.portal, user_token=request.user_token, deal_id=deal_id)
+    return render(request, TEMPLATE + "#tab" if htmx(request) else TEMPLATE, _page_of(request, loaded))
+
+
+@csrf_exempt  # the widget token in the header or the form is this form's CSRF protection
+@require_POST
+@widget_view("tab")
+@in_widget_language
+def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
+    """Every button of the product editor, and the recalculation after each edited cell."""
+    try:
+        posted = editor_input(form_data(request))
+    except TooManyFields:
+        posted = None
+    if posted is None:
+        return HttpResponseBadRequest("Bad request", content_type="text/plain")
+    try:
+        outcome = editor_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
+    except StateInvalid:
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    context = page_context(
+        deal_id=deal_id,
+        widget_token=request.widget_token,
+        lang=request.widget.lang,
+        state=outcome.current or outcome.state,
+        editor=outcome.editor,
+        reauth=request.portal.status == Portal.Status.NEEDS_REAUTH,
+        placement_url=_placement_url(request.widget.lang),
+        oob=htmx(request),
+    )
+    if not htmx(request):
+        return render(request, TEMPLATE, {**context, "bx24_js": trust.bx24_js_url(), "oob": False})
+    if outcome.recalc:
+        # Only the computed cells change; the inputs stay as they are while someone types.
+        return reswap(render(request, TEMPLATE + "#computed", context), "none")
+    return render(request, TEMPLATE + "#editor", context)
+
+
+@require_GET
+@widget_view("tab")
+@in_widget_language
+def tab_products(request: WidgetRequest, deal_id: int) -> HttpResponse:
+    """Catalog search as you type: up to ten products for the listbox."""
+    form = SearchForm(request.GET)
+    query, currency = (form.cleaned_data["q"], form.cleaned_data["cur"]) if form.is_valid() else ("", "")
+    results = _search(request, query, currency)
+    if htmx(request):
+        context = {"results": results, "deal_id": deal_id, "widget_token": request.widget_token}
+        return render(request, TEMPLATE + "#results", context)
+    loaded = deal_tab_load(portal=request.portal, user_token=request.user_token, deal_id=deal_id)
+    return render(request, TEMPLATE, _page_of(request, loaded, results=results))
+
+
+def _search(request: WidgetRequest, query: str, deal_currency: str) -> Results:
+    if len(query) < 2:
+        return Results(q="")  # too short to search, or to name a product: the list stays closed
+    refdata = refdata_for(portal_id=request.portal.pk)
+    units = {796: translation.gettext("pcs"), 166: translation.gettext("kg"), 163: translation.gettext("g")}
+    units.update({112: translation.gettext("l"), 6: translation.gettext("m")})
+    try:
+        found = product_search(user_token=request.user_token, query=query, measure_names=units)
+    except (AuthorizationLost, InvalidToken):
+        return Results(q=query, error=True, session=True)
+    except B24Error as exc:
+        log.info("catalog search failed: %s", exc.code)
+        return Results(q=query, error=True)
+    hits = [
+        Hit(
+            token=hit.token,
+            name=hit.choice.name,
+            price=refdata.currency(hit.choice.currency).money(hit.choice.price),
+            currency=hit.choice.currency,
+            other_currency=bool(deal_currency) and hit.choice.currency != deal_currency,
+        )
+        for hit in found
+    ]
+    return Results(q=query, hits=hits)
+
+
+@require_GET
+@widget_view("tab")
+def tab_ping(request: WidgetRequest, deal_id: int) -> HttpResponse:
+    """Nothing but a renewed token (in the X-Widget-Token header), while the tab stays open."""
+    return HttpResponse(status=204)
