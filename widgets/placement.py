@@ -64,7 +64,9 @@ def placement_portal(post: PlacementPost) -> Portal:
     portal = Portal.objects.filter(member_id=post.member_id).first()
     if portal is None or portal.status == Portal.Status.UNINSTALLED:
         raise PlacementRefused("unknown portal")
-    if post.application_token and not hmac.compare_digest(post.application_token, portal.application_token or ""):
+    # Bytes, not str: compare_digest refuses non-ASCII str, and this value comes from the browser.
+    sent, stored = post.application_token.encode(), (portal.application_token or "").encode()
+    if post.application_token and not hmac.compare_digest(sent, stored):
         raise PlacementRefused("application token mismatch")
     return portal
 

@@ -389,7 +389,10 @@ def test_an_install_with_a_token_for_another_user_id_still_checks_the_real_owner
 
 def test_a_huge_install_form_is_a_bad_request(sandbox: SandboxPortal) -> None:
     sandbox_app()
-    body = urlencode({**install_form(), **{f"f{i}": "x" for i in range(1500)}})
+    from django.conf import settings
+
+    too_many = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 10
+    body = urlencode({**install_form(), **{f"f{i}": "x" for i in range(too_many)}})
     response = requests.post(
         install_url(sandbox), data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30
     )
