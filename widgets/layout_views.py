@@ -41,7 +41,7 @@ from widgets.layout_views_common import (
     render_workspace,
     workspace_failure,
 )
-from widgets.placement import PlacementRefused, placement_parse, placement_portal
+from widgets.placement import PlacementRefused, placement_parse, placement_portal, placement_retry_fields
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ def layout_home(request: HttpRequest) -> HttpResponse:
     except B24Error as exc:
         assert portal is not None
         log.warning("layout page: Bitrix24 failed on open: %s", exc)
-        return frame_for_portal(refused(request, reason="unavailable", status=502), portal)
+        retry = {"placement_retry": placement_retry_fields(request), "placement_url": request.get_full_path()}
+        return frame_for_portal(refused(request, reason="unavailable", status=200, extra=retry), portal)
     identity = WidgetIdentity(portal.pk, opened.user_token.user_id, None, "admin", post.lang)
     widget = cast(WidgetRequest, request)
     widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token

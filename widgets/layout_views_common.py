@@ -47,13 +47,16 @@ def is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def refused(request: HttpRequest, *, reason: str = "not_admin", status: int = 403) -> HttpResponse:
+def refused(
+    request: HttpRequest, *, reason: str = "not_admin", status: int = 403, extra: dict[str, Any] | None = None
+) -> HttpResponse:
     """The polite page for people who may not change card layouts; nothing was sent for them."""
+    context = {"reason": reason, **(extra or {})}
     if is_htmx(request):
-        response = render(request, REFUSED + "#refused", {"reason": reason}, status=status)
+        response = render(request, REFUSED + "#refused", context, status=status)
         response["X-Layout-Refused"] = "1"  # layout-admin.js swaps this 403 in, unlike others
         return reswap(retarget(response, "#workspace"), "outerHTML")
-    return render(request, REFUSED, {"reason": reason, "bx24_js": trust.bx24_js_url()}, status=status)
+    return render(request, REFUSED, {**context, "bx24_js": trust.bx24_js_url()}, status=status)
 
 
 def failure_text(exc: B24Error) -> str:

@@ -25,6 +25,18 @@ class PlacementRefused(Exception):
     pass
 
 
+# The fields of the portal's POST, kept on an error page so Retry can post them again: the page
+# was opened with them, and the portal will not send them a second time (protocol §5.2).
+RETRY_FIELDS = (
+    *("AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "member_id", "status", "PLACEMENT", "PLACEMENT_OPTIONS"),
+    *("APPLICATION_TOKEN", "SERVER_ENDPOINT", "APPLICATION_SCOPE"),
+)
+
+
+def placement_retry_fields(request: HttpRequest) -> list[tuple[str, str]]:
+    return [(name, request.POST[name]) for name in RETRY_FIELDS if name in request.POST]
+
+
 @dataclass(frozen=True)
 class PlacementPost:
     auth_id: str
