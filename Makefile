@@ -9,6 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
+# The portal and the app are two sites on one server: localhost for the portal, 127.0.0.1 for
+# the app (so the embedded tab is cross-site, as in production).
+export SANDBOX_PORTAL_URL ?= http://localhost:$(PORT)/sandbox/
+export APP_PUBLIC_URL ?= http://127.0.0.1:$(PORT)/
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
