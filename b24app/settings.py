@@ -175,6 +175,10 @@ STATIC_URL = "static/"
 # so development serves straight from the apps' folders without a warning about a missing root.
 STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION or env_bool("COLLECT_STATIC", False) else None
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production whitenoise serves straight from the apps' static folders (no collectstatic),
+# also when DEBUG is off, as it is by default under `make run`.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
