@@ -137,7 +137,8 @@ def layout_admin_context(
     *, portal: Portal, user_token: UserToken, reads: dict[str, Command] | None = None
 ) -> AdminContext:
     """Admit the user (NotLayoutAdmin otherwise) and read the catalog plus `reads` in one batch."""
-    client = B24Client(UserTokens(user_token))
+    # A person is waiting: retry once, then show the failure with Retry rather than back off for long.
+    client = B24Client(UserTokens(user_token), max_retries=1)
     cached = catalog_cached(portal)
     commands = dict(reads or {})
     if cached is None:
@@ -233,7 +234,7 @@ class Opened:
 
 def layout_admin_open(*, post: PlacementPost, portal: Portal) -> Opened:
     """The DEFAULT placement POST: verify AUTH_ID against the STORED endpoint, admit, read, in one batch."""
-    client = B24Client(OneOffTokens(post.auth_id, portal.client_endpoint, portal.member_id))
+    client = B24Client(OneOffTokens(post.auth_id, portal.client_endpoint, portal.member_id), max_retries=1)
     commands: dict[str, Command] = {
         # https://apidocs.bitrix24.com/api-reference/user/user-current.html
         "me": ("user.current", {}),
