@@ -4,8 +4,7 @@ The app runs here with its full middleware stack; the portal is the sandbox guni
 HTTP as always. Each request is timed twice: wall time here, and time spent inside b24app.client's
 HTTP session (waiting on the portal). The difference is what our server adds.
 
-ACTIONS is the registry the REST budget benchmark walks: adding an action (issue 5's contacts
-save, when it exists) is one entry.
+ACTIONS is the registry the REST budget benchmark walks: adding an action is one entry.
 """
 
 from __future__ import annotations
@@ -140,6 +139,32 @@ def rows_saved(timed: Timed) -> bool:
     return timed.page.status == 200 and "Saved." in timed.page.html
 
 
+def deal_with_contacts(*, user: int, at_least: int = 2, at_most: int = 10) -> int:
+    """A seeded deal assigned to `user` whose contacts fit the opening batch, with a few to reorder."""
+    from sandbox.models import Deal, DealContact
+
+    for deal in Deal.objects.filter(assigned_by_id=user).order_by("id"):
+        if at_least <= DealContact.objects.filter(deal=deal).count() <= at_most:
+            return int(deal.pk)
+    raise RuntimeError("the seed has no deal with contacts")
+
+
+def contacts_save(app: App, tab: Tab) -> Timed:
+    """Make the next contact primary (round the list, so every save writes) and press Save contacts."""
+    fields = form_fields(tab.page.html, "contacts")
+    values = dict(fields)
+    count = int(values["contacts-count"])
+    primary = str((int(values["contacts-primary"]) + 1) % max(count, 1))
+    edited = [(name, primary if name == "contacts-primary" else value) for name, value in fields]
+    timed = app.post(
+        url("tab_contacts", deal_id=tab.deal_id), [*edited, ("action", "save")], token=tab.page.token, htmx=True
+    )
+    tab.saves += 1
+    if timed.page.status == 200 and '<form id="contacts"' in timed.page.html:
+        tab.page = timed.page
+    return timed
+
+
 # --- the card layout page ------------------------------------------------------------------------------
 
 
@@ -197,6 +222,15 @@ def _save_rows(app: App, state: dict[str, Any]) -> Outcome:
     return Outcome(rows_saved(timed), timed)
 
 
+def _prepare_contacts(app: App, state: dict[str, Any]) -> None:
+    state["tab"], _ = tab_open(app, deal_id=deal_with_contacts(user=TAB_USER), cold=False)
+
+
+def _save_contacts(app: App, state: dict[str, Any]) -> Outcome:
+    timed = contacts_save(app, state["tab"])
+    return Outcome(timed.page.status == 200 and ">Saved.<" in timed.page.html, timed)
+
+
 def _prepare_layout(app: App, state: dict[str, Any]) -> None:
     state["layout"] = layout_open(app, cold=False).page
 
@@ -215,7 +249,7 @@ ACTIONS: list[Action] = [
     Action("tab_open_cold", "open the deal tab (cold reference cache)", 1, _open_cold),
     Action("tab_open_warm", "open the deal tab (warm reference cache)", 1, _open_warm, _prepare_tab),
     Action("rows_save", "save product rows", 2, _save_rows, _prepare_tab),
-    Action("contacts_save", "save contacts", 2, None, note="not built yet (issue 5)"),
+    Action("contacts_save", "save contacts", 2, _save_contacts, _prepare_contacts),
     Action("layout_open", "open the card layout page", 1, _open_layout),
     Action("layout_save", "save a card layout", 2, _save_layout, _prepare_layout),
 ]

@@ -2,10 +2,9 @@
 second for all its users, so each action's count of requests is a contract, checked here in the
 portal's request log — counts, never timings.
 
-Budgets: opening the deal tab costs 1 request, cold or warm reference cache; each save at most 2;
-opening the card layout page 1. The actions are the ones `make bench` measures (bench.actions
-ACTIONS), driven the same way. Saving contacts (issue 5) is not built yet, so it is not checked
-here: its entry in ACTIONS has no action to run, and it joins these tests the day it gets one.
+Budgets: opening the deal tab costs 1 request, cold or warm reference cache; each save at most 2
+(product rows, contacts, a card layout); opening the card layout page 1. The actions are the ones
+`make bench` measures (bench.actions ACTIONS), driven the same way.
 """
 
 from __future__ import annotations

@@ -121,6 +121,7 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
         view = editor_view(
             state=fresh, drafts=drafts, undo=saved.before, undo_token=next_undo, status=status, saved=True
         )
+        view.amount_changed = fresh.deal.opportunity != state.deal.opportunity
         return Outcome(fresh, view)
     if saved.kind == "conflict" and saved.state is not None:
         theirs = saved.state

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from b24app.client import BatchResult, Command
+from widgets.contacts_state import ContactCard, ContactItem
 from widgets.refdata import RefData
-from widgets.tab_state import Contact, DealSnapshot, WireRow, decimal_of, int_of
+from widgets.tab_state import DealSnapshot, WireRow, decimal_of, int_of
 
 CONTACT_SLOTS = 10  # contact details fetched inside the opening batch; more cost a second request
 MORE_CONTACTS_LIMIT = 50  # one crm.contact.list page
@@ -57,56 +58,45 @@ def more_contacts_command(contact_ids: list[int]) -> Command:
 class Binding:
     contact_id: int
     primary: bool
+    sort: int = 0
 
 
-def bindings_of(outcome: BatchResult) -> list[Binding]:
-    if "bindings" in outcome.errors:
-        return []
-    raw = outcome.results.get("bindings")
-    items = raw if isinstance(raw, list) else []
-    bindings = []
-    for item in items:
+def bindings_from(raw: Any) -> list[Binding]:
+    """crm.deal.contact.items.get's answer (JSON numbers, deals-api-spec.md §7.4), in its order."""
+    bindings: list[Binding] = []
+    for item in raw if isinstance(raw, list) else []:
         contact_id = int_of(item.get("CONTACT_ID")) if isinstance(item, dict) else None
-        if contact_id:
-            bindings.append(Binding(contact_id, str(item.get("IS_PRIMARY") or "N").upper() == "Y"))
+        if contact_id and all(b.contact_id != contact_id for b in bindings):
+            primary = str(item.get("IS_PRIMARY") or "N").upper() == "Y"
+            bindings.append(Binding(contact_id, primary, int_of(item.get("SORT")) or 0))
     return bindings
 
 
-def contact_of(data: Any, primary: bool) -> Contact | None:
-    if not isinstance(data, dict) or int_of(data.get("ID")) is None:
-        return None
-    name = " ".join(str(data.get(k) or "").strip() for k in ("NAME", "SECOND_NAME", "LAST_NAME")).split()
-    return Contact(
-        id=int_of(data.get("ID")) or 0,
-        name=" ".join(name),
-        phone=_first_value(data.get("PHONE")),
-        email=_first_value(data.get("EMAIL")),
-        primary=primary,
-    )
+def bindings_of(outcome: BatchResult, key: str = "bindings") -> list[Binding]:
+    return [] if key in outcome.errors else bindings_from(outcome.results.get(key))
 
 
-def _first_value(channels: Any) -> str:
-    if isinstance(channels, list):
-        for channel in channels:
-            if isinstance(channel, dict) and channel.get("VALUE"):
-                return str(channel["VALUE"])
-    return ""
-
-
-def contacts_from_slots(outcome: BatchResult, bindings: list[Binding]) -> list[Contact]:
-    contacts = []
+def cards_from_slots(outcome: BatchResult, bindings: list[Binding], prefix: str = "c") -> dict[int, ContactCard]:
+    """The contacts read through $result references, by id; a refused slot is simply missing."""
+    cards = {}
     for slot, binding in enumerate(bindings[:CONTACT_SLOTS]):
-        contact = None if f"c{slot}" in outcome.errors else contact_of(outcome.results.get(f"c{slot}"), binding.primary)
-        if contact is not None:
-            contacts.append(contact)
-    return contacts
+        key = f"{prefix}{slot}"
+        card = None if key in outcome.errors else ContactCard.from_api(outcome.results.get(key))
+        if card is not None and card.id == binding.contact_id:
+            cards[card.id] = card
+    return cards
 
 
-def contacts_from_list(result: Any, bindings: list[Binding]) -> list[Contact]:
-    items = result if isinstance(result, list) else []
-    by_id = {int_of(item.get("ID")): item for item in items if isinstance(item, dict)}
-    found = (contact_of(by_id.get(b.contact_id), b.primary) for b in bindings[CONTACT_SLOTS:])
-    return [c for c in found if c is not None]
+def cards_from_list(result: Any) -> dict[int, ContactCard]:
+    found = (ContactCard.from_api(item) for item in (result if isinstance(result, list) else []))
+    return {card.id: card for card in found if card is not None}
+
+
+def contact_items(bindings: list[Binding], cards: dict[int, ContactCard]) -> tuple[ContactItem, ...]:
+    """Every binding, in order; one whose contact this user may not read keeps its place, unnamed."""
+    return tuple(
+        ContactItem(cards.get(b.contact_id) or ContactCard.unseen(b.contact_id), b.primary, b.sort) for b in bindings
+    )
 
 
 def rows_of(result: Any) -> list[WireRow]:
@@ -118,8 +108,6 @@ def snapshot_of(
     refdata: RefData,
     *,
     deal_id: int,
-    contacts: tuple[Contact, ...] = (),
-    contact_count: int = 0,
     amount_title: str = "",
 ) -> DealSnapshot:
     """crm.deal.get's answer (every scalar a string, deals-api-spec.md R2) with reference data."""
@@ -137,8 +125,6 @@ def snapshot_of(
         stage_semantics=stage.semantics if stage else "",
         funnel_name=refdata.funnels.get(funnel, "") if funnel is not None else "",
         amount_title=refdata.field_titles.get("OPPORTUNITY", "") or amount_title,
-        contacts=contacts,
-        contact_count=contact_count,
     )
 
 

@@ -1,36 +1,20 @@
 """Bitrix24 events that make the deal tab's cached knowledge stale (registered in widgets.apps).
 
-Events arrive late and without retries (bitrix24-protocol.md §6), so they only drop caches; nothing
-here is needed for correctness, which the save's conflict check provides.
+Events arrive late and without retries (bitrix24-protocol.md §6), so they only drop caches and
+count the deal's versions for the "changed elsewhere" notice (widgets.freshness); nothing here is
+needed for correctness, which the saves' conflict checks provide.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
-
 from b24app.events import Event, on_event, portal_purged
 from b24app.models import Portal
+from widgets.freshness import deal_deleted_mark, deal_version_bump
+from widgets.freshness import deal_version_key as deal_version_key  # tests/reliability read it from here
 from widgets.refdata import refdata_drop
 from widgets.tab_services import readonly_forget
-
-DEAL_VERSION_TTL = 24 * 3600
-
-
-def deal_version_key(portal_id: int, deal_id: int) -> str:
-    return f"dealdesk:deal-version:{portal_id}:{deal_id}"
-
-
-def deal_version_bump(*, portal_id: int, deal_id: int) -> int:
-    """Count the deal's changes seen through events (a later "changed elsewhere" notice reads it)."""
-    key = deal_version_key(portal_id, deal_id)
-    cache.add(key, 0, DEAL_VERSION_TTL)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, DEAL_VERSION_TTL)
-        return 1
 
 
 def _deal_id(event: Event) -> int | None:
@@ -39,14 +23,23 @@ def _deal_id(event: Event) -> int | None:
 
 
 @on_event("ONCRMDEALUPDATE")
-@on_event("ONCRMDEALDELETE")
 def deal_changed(portal: Portal, event: Event) -> None:
-    """A new assignee may now edit: forget who was refused; and count the change."""
+    """A new assignee may now edit: forget who was refused; and count the change for open tabs."""
     deal_id = _deal_id(event)
     if deal_id is None:
         return
     readonly_forget(portal_id=portal.pk, deal_id=deal_id)
     deal_version_bump(portal_id=portal.pk, deal_id=deal_id)
+
+
+@on_event("ONCRMDEALDELETE")
+def deal_deleted(portal: Portal, event: Event) -> None:
+    """Open tabs of the deal say it is gone (widgets.freshness) and stop offering to save."""
+    deal_id = _deal_id(event)
+    if deal_id is None:
+        return
+    deal_deleted_mark(portal_id=portal.pk, deal_id=deal_id)
+    deal_changed(portal, event)
 
 
 @on_event("ONCRMDEALMOVETOCATEGORY")

@@ -207,6 +207,7 @@ class EditorControls(forms.Form):
     action = forms.CharField(required=False, max_length=2000)
     q = forms.CharField(required=False, max_length=200)
     paste = forms.CharField(required=False, max_length=200_000)
+    cstate = forms.CharField(required=False, max_length=200_000)  # the contacts' state, for a full page
 
 
 # Every row posts its cells and a few hidden fields: 500 rows are far more fields than Django's
@@ -267,3 +268,11 @@ def editor_input(post: QueryDict) -> EditorInput | None:
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, strip=True)
     cur = forms.CharField(required=False, max_length=10)  # the deal's currency, to flag other prices
+
+
+class VersionForm(forms.Form):
+    """A poll of the deal's version (widgets.freshness): what the tab knows and what it shows."""
+
+    v = forms.IntegerField(min_value=0, max_value=2**62)
+    shown = forms.IntegerField(required=False, min_value=0, max_value=2**62)
+    ack = forms.BooleanField(required=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
@@ -16,6 +17,10 @@ from widgets.tab_forms import RowDraft
 from widgets.tab_money import CurrencyFormat, plain
 from widgets.tab_signing import state_sign
 from widgets.tab_state import Bases, EditorRow, TabState, WireRow, bases_of, row_prices, rows_wire
+
+if TYPE_CHECKING:
+    from widgets.contacts_present import ContactsView
+    from widgets.freshness import Freshness
 
 HIDDEN_FIELDS = ("id", "product_id", "measure_code", "measure_code_for", "price_currency")
 CELL_FIELDS = ("name", "price", "quantity", "measure_name", "discount", "tax_rate")
@@ -116,7 +121,8 @@ class EditorView:
     paste_text: str = ""
     paste_errors: list[str] = field(default_factory=list)
     conflict: Conflict | None = None
-    saved: bool = False  # just saved: the card around the tab shows the old amount
+    saved: bool = False  # just saved
+    amount_changed: bool = False  # ...and the deal's amount changed: the card around the tab shows the old one
     status_tone: str = "ok"  # "ok" or "warn": how the status line is coloured
     session: bool = False  # the user's token is dead: offer to reload the tab, not to retry
 
@@ -253,7 +259,7 @@ def conflict_of(*, theirs: TabState, mine: list[EditorRow], bases: Bases, change
         mine=_marked(my_plain, their_plain),
         mine_total=fmt.money(_total(mine, bases)),
         changed_by=changed_by,
-        changed_at=_when(changed_at),
+        changed_at=when_of(changed_at),
     )
 
 
@@ -262,7 +268,7 @@ def _marked(rows: list[PlainRow], others: list[PlainRow]) -> list[PlainRow]:
     return [replace(row, differs=index >= len(others) or row != others[index]) for index, row in enumerate(rows)]
 
 
-def _when(iso: str) -> str:
+def when_of(iso: str) -> str:
     """DATE_MODIFY as "14:05" (the portal's offset), or as sent when it is not a timestamp."""
     try:
         return datetime.fromisoformat(iso).strftime("%H:%M")
@@ -305,7 +311,14 @@ def page_context(
     results: Results | None = None,
     placement_url: str = "",
     oob: bool = False,
+    contacts: ContactsView | None = None,
+    contacts_token: str = "",
+    fresh: Freshness | None = None,
+    poll_seconds: int = 0,
 ) -> dict[str, object]:
+    """`contacts` is the contacts section (widgets.contacts_present.ContactsView), `fresh` the
+    "changed elsewhere" notice (widgets.freshness.Freshness); `contacts_token` keeps the contacts'
+    signed state in the products form when only the products are re-rendered."""
     deal = state.deal if state is not None else None
     return {
         "deal_id": deal_id,
@@ -313,11 +326,14 @@ def page_context(
         "LANGUAGE_CODE": lang,
         "deal": deal,
         "deal_amount": deal.currency.money(deal.opportunity) if deal is not None else "",
-        "contacts_hidden": max(0, deal.contact_count - len(deal.contacts)) if deal is not None else 0,
         "editor": editor,
         "problem": problem if state is None else "",
         "reauth": ("admin" if state is not None and state.is_admin else "user") if reauth else "",
         "results": results,
         "placement_url": placement_url,
         "oob": oob,
+        "contacts": contacts,
+        "contacts_token": contacts_token or (contacts.state_token if contacts is not None else ""),
+        "fresh": fresh,
+        "poll_seconds": poll_seconds,
     }

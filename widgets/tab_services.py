@@ -26,13 +26,15 @@ from b24app.client import B24Client, BatchResult
 from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidArgument, InvalidToken, NotFound
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
+from widgets.contacts_state import ContactsState
 from widgets.placement import PlacementPost, PlacementRefused, user_token_store
 from widgets.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
 from widgets.tab_batch import (
     CONTACT_SLOTS,
     bindings_of,
-    contacts_from_list,
-    contacts_from_slots,
+    cards_from_list,
+    cards_from_slots,
+    contact_items,
     deal_commands,
     guard_passed,
     more_contacts_command,
@@ -96,6 +98,7 @@ class Loaded:
     state: TabState | None
     problem: str = ""  # "" | "not_found" | "denied" | "unavailable" | "session" (the user's token is dead)
     read_only: bool = False
+    contacts: ContactsState | None = None
 
 
 @dataclass(frozen=True)
@@ -170,22 +173,19 @@ def _loaded(
         if key in outcome.errors:
             return Loaded(state=None, problem=_problem(outcome.errors[key]))
     bindings = bindings_of(outcome)
-    contacts = contacts_from_slots(outcome, bindings)
+    cards = cards_from_slots(outcome, bindings)
     if len(bindings) > CONTACT_SLOTS:
         # More than fit in the opening batch: one more request for the rest.
         ids = [b.contact_id for b in bindings[CONTACT_SLOTS:]]
         try:
-            contacts += contacts_from_list(client.result(*more_contacts_command(ids)), bindings)
+            cards.update(cards_from_list(client.result(*more_contacts_command(ids))))
         except B24Error as exc:
             log.info("more contacts of deal %s not loaded: %s", deal_id, exc.code)
-    snapshot = snapshot_of(
-        outcome.results.get("deal") or {},
-        refdata,
-        deal_id=deal_id,
-        contacts=tuple(contacts),
-        contact_count=len(bindings),
-        amount_title=_("Amount"),
-    )
+    snapshot = snapshot_of(outcome.results.get("deal") or {}, refdata, deal_id=deal_id, amount_title=_("Amount"))
+    # Unread bindings are not "no contacts": an editor started from nothing would unlink them all.
+    contacts = None
+    if "bindings" not in outcome.errors:
+        contacts = ContactsState(portal.pk, user_id, deal_id, contact_items(bindings, cards))
     state = TabState(
         portal_id=portal.pk,
         user_id=user_id,
@@ -196,7 +196,7 @@ def _loaded(
     read_only = portal.status != Portal.Status.INSTALLED or readonly_remembered(
         portal_id=portal.pk, user_id=user_id, deal_id=deal_id
     )
-    return Loaded(state=state, read_only=read_only)
+    return Loaded(state=state, read_only=read_only, contacts=contacts)
 
 
 # --- saving ------------------------------------------------------------------------------------------
@@ -219,14 +219,7 @@ def snapshot_refresh(old: DealSnapshot, deal: dict[str, Any], *, portal_id: int)
     refdata = refdata_from(refdata_cached(portal_id=portal_id))
     if str(deal.get("CURRENCY_ID") or "") == old.currency.code or not refdata.currencies:
         refdata = replace(refdata, currencies={**refdata.currencies, old.currency.code: old.currency})
-    fresh = snapshot_of(
-        deal,
-        refdata,
-        deal_id=old.id,
-        contacts=old.contacts,
-        contact_count=old.contact_count,
-        amount_title=old.amount_title,
-    )
+    fresh = snapshot_of(deal, refdata, deal_id=old.id, amount_title=old.amount_title)
     if not refdata.stages:
         fresh = replace(
             fresh, stage_name=old.stage_name, stage_color=old.stage_color, stage_semantics=old.stage_semantics

@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.core import signing
 
 from widgets.tab_money import CurrencyFormat
-from widgets.tab_state import Contact, DealSnapshot, TabState, WireRow, decimal_of
+from widgets.tab_state import DealSnapshot, TabState, WireRow, decimal_of
 
 STATE_SALT = "dealdesk.tab.state"
 UNDO_SALT = "dealdesk.tab.undo"
@@ -37,8 +37,6 @@ def state_sign(state: TabState) -> str:
             "stage": [deal.stage_name, deal.stage_color, deal.stage_semantics],
             "funnel": deal.funnel_name,
             "amount_title": deal.amount_title,
-            "contacts": [[c.id, c.name, c.phone, c.email, c.primary] for c in deal.contacts],
-            "cc": deal.contact_count,
         },
         "rows": [row.as_dict() for row in state.rows],
         "fp": state.fingerprint,
@@ -67,8 +65,6 @@ def state_read(value: str, *, portal_id: int, user_id: int, deal_id: int) -> Tab
                 stage_semantics=stage_semantics,
                 funnel_name=str(deal["funnel"]),
                 amount_title=str(deal["amount_title"]),
-                contacts=tuple(Contact(int(c[0]), c[1], c[2], c[3], bool(c[4])) for c in deal["contacts"]),
-                contact_count=int(deal["cc"]),
             ),
             rows=tuple(WireRow.from_dict(row) for row in data["rows"]),
             fingerprint=str(data["fp"]),

@@ -264,15 +264,6 @@ def rows_wire(rows: list[EditorRow], bases: Bases) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Contact:
-    id: int
-    name: str
-    phone: str
-    email: str
-    primary: bool
-
-
-@dataclass(frozen=True)
 class DealSnapshot:
     """The deal as the tab shows it, with the reference data it needs, as of one read."""
 
@@ -287,8 +278,6 @@ class DealSnapshot:
     stage_semantics: str = ""
     funnel_name: str = ""
     amount_title: str = ""
-    contacts: tuple[Contact, ...] = ()
-    contact_count: int = 0
 
 
 @dataclass(frozen=True)

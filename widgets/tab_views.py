@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
@@ -25,12 +27,32 @@ from b24app import trust
 from b24app.errors import AuthorizationLost, B24Error, InvalidToken
 from b24app.models import Portal
 from widgets.auth import HEADER, WidgetIdentity, WidgetRequest, frame_for_portal, widget_token_mint, widget_view
-from widgets.placement import PlacementRefused, placement_parse, placement_portal
-from widgets.tab_actions import editor_post
+from widgets.contacts_present import ContactsView, contacts_view
+from widgets.contacts_state import contacts_read
+from widgets.freshness import (
+    TAB_HEADER,
+    Freshness,
+    OwnSave,
+    deal_version,
+    freshness_check,
+    own_save,
+    poll_seconds,
+    tab_id_of,
+)
+from widgets.placement import PlacementPost, PlacementRefused, placement_parse, placement_portal
+from widgets.tab_actions import SAVING_ACTIONS, editor_post
 from widgets.tab_editor import drafts_of
-from widgets.tab_forms import SearchForm, TooManyFields, editor_input, form_data
+from widgets.tab_forms import SearchForm, TooManyFields, VersionForm, editor_input, form_data
 from widgets.tab_present import Hit, Results, editor_view, page_context
-from widgets.tab_services import Loaded, TabUnavailable, deal_tab_load, deal_tab_open, product_search, refdata_for
+from widgets.tab_services import (
+    Loaded,
+    TabUnavailable,
+    deal_id_of,
+    deal_tab_load,
+    deal_tab_open,
+    product_search,
+    refdata_for,
+)
 from widgets.tab_signing import StateInvalid
 
 log = logging.getLogger(__name__)
@@ -54,14 +76,22 @@ def in_widget_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
 
 def _page(
-    *, widget: WidgetIdentity, token: str, portal: Portal, loaded: Loaded, results: Results | None = None
+    *,
+    widget: WidgetIdentity,
+    token: str,
+    portal: Portal,
+    loaded: Loaded,
+    known: int,
+    results: Results | None = None,
 ) -> dict[str, Any]:
-    """The whole tab page as loaded from Bitrix24."""
+    """The whole tab page as loaded from Bitrix24; `known` is the deal's version read before the load."""
     state = loaded.state
-    editor = None
+    editor = contacts = None
     if state is not None:
         mode = "readonly" if loaded.read_only else "edit"
         editor = editor_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
+        if loaded.contacts is not None:
+            contacts = contacts_view(state=loaded.contacts, mode=mode)
     context = page_context(
         deal_id=widget.deal_id or 0,
         widget_token=token,
@@ -71,21 +101,45 @@ def _page(
         reauth=portal.status == Portal.Status.NEEDS_REAUTH,
         problem=loaded.problem,
         results=results,
-        placement_url=_placement_url(widget.lang),
+        placement_url=placement_url(widget.lang),
+        contacts=contacts,
+        fresh=Freshness("same", known),
+        poll_seconds=poll_seconds(),
     )
-    return {**context, "bx24_js": trust.bx24_js_url()}
+    # The tab's own id (X-Deal-Tab): its saves are told apart from changes made elsewhere.
+    return {**context, "bx24_js": trust.bx24_js_url(), "tab_session": secrets.token_hex(8)}
 
 
-def _page_of(request: WidgetRequest, loaded: Loaded, results: Results | None = None) -> dict[str, Any]:
+def page_of(request: WidgetRequest, loaded: Loaded, known: int, results: Results | None = None) -> dict[str, Any]:
     widget, token, portal = request.widget, request.widget_token, request.portal
-    return _page(widget=widget, token=token, portal=portal, loaded=loaded, results=results)
+    return _page(widget=widget, token=token, portal=portal, loaded=loaded, known=known, results=results)
+
+
+def version_now(request: WidgetRequest, deal_id: int) -> int:
+    return deal_version(portal_id=request.portal.pk, deal_id=deal_id)
+
+
+def _version_before(portal: Portal, post: PlacementPost) -> int:
+    """The deal's version before the placement loads it: a change during the load still shows later."""
+    try:
+        return deal_version(portal_id=portal.pk, deal_id=deal_id_of(post))
+    except PlacementRefused:
+        return 0  # deal_tab_open refuses it too
+
+
+def saving(request: WidgetRequest, deal_id: int, wanted: bool) -> Any:
+    """A context noting this tab's own coming change of the deal (widgets.freshness), when saving."""
+    if not wanted:
+        return nullcontext(OwnSave())
+    tab = tab_id_of(request.headers.get(TAB_HEADER))
+    return own_save(portal_id=request.portal.pk, deal_id=deal_id, user_id=request.widget.user_id, tab=tab)
 
 
 def htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def _placement_url(lang: str) -> str:
+def placement_url(lang: str) -> str:
     return f"{reverse('widgets:tab_placement')}?LANG={lang}"
 
 
@@ -100,6 +154,7 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
     with translation.override(post.lang):
         context: dict[str, Any] = {"LANGUAGE_CODE": post.lang, "placement_url": request.get_full_path()}
+        known = _version_before(portal, post)
         try:
             opened = deal_tab_open(post=post, portal=portal)
         except PlacementRefused as exc:
@@ -110,7 +165,8 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
             return frame_for_portal(render(request, TEMPLATE, {**context, "placement_retry": retry}), portal)
         identity = WidgetIdentity(portal.pk, opened.user_id, opened.deal_id, "tab", post.lang)
         token = widget_token_mint(identity=identity)
-        response = render(request, TEMPLATE, _page(widget=identity, token=token, portal=portal, loaded=opened.loaded))
+        page = _page(widget=identity, token=token, portal=portal, loaded=opened.loaded, known=known)
+        response = render(request, TEMPLATE, page)
     response[HEADER] = token
     return frame_for_portal(response, portal)
 
@@ -119,9 +175,10 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
 @widget_view("tab")
 @in_widget_language
 def tab_show(request: WidgetRequest, deal_id: int) -> HttpResponse:
-    """The tab again: Retry after a failure, or the whole page without htmx."""
+    """The tab again: Retry after a failure, Reload after a change elsewhere, or the whole page without htmx."""
+    known = version_now(request, deal_id)
     loaded = deal_tab_load(portal=request.portal, user_token=request.user_token, deal_id=deal_id)
-    return render(request, TEMPLATE + "#tab" if htmx(request) else TEMPLATE, _page_of(request, loaded))
+    return render(request, TEMPLATE + "#tab" if htmx(request) else TEMPLATE, page_of(request, loaded, known))
 
 
 @csrf_exempt  # the widget token in the header or the form is this form's CSRF protection
@@ -136,10 +193,13 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
         posted = None
     if posted is None:
         return HttpResponseBadRequest("Bad request", content_type="text/plain")
-    try:
-        outcome = editor_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
-    except StateInvalid:
-        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    with saving(request, deal_id, posted.action[0] in SAVING_ACTIONS) as own:
+        try:
+            outcome = editor_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
+        except StateInvalid:
+            return HttpResponseForbidden("Forbidden", content_type="text/plain")
+        own.wrote = outcome.editor.saved
+    cstate = posted.controls.cleaned_data.get("cstate") or ""
     context = page_context(
         deal_id=deal_id,
         widget_token=request.widget_token,
@@ -147,15 +207,27 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
         state=outcome.current or outcome.state,
         editor=outcome.editor,
         reauth=request.portal.status == Portal.Status.NEEDS_REAUTH,
-        placement_url=_placement_url(request.widget.lang),
+        placement_url=placement_url(request.widget.lang),
         oob=htmx(request),
+        contacts_token=cstate,
     )
     if not htmx(request):
-        return render(request, TEMPLATE, {**context, "bx24_js": trust.bx24_js_url(), "oob": False})
+        contacts = _contacts_as_loaded(request, deal_id, cstate, readonly=outcome.editor.mode == "readonly")
+        page = {**context, "contacts": contacts, "fresh": Freshness("same", version_now(request, deal_id))}
+        return render(request, TEMPLATE, {**page, "poll_seconds": poll_seconds(), "bx24_js": trust.bx24_js_url()})
     if outcome.recalc:
         # Only the computed cells change; the inputs stay as they are while someone types.
         return reswap(render(request, TEMPLATE + "#computed", context), "none")
     return render(request, TEMPLATE + "#editor", context)
+
+
+def _contacts_as_loaded(request: WidgetRequest, deal_id: int, token: str, *, readonly: bool) -> ContactsView | None:
+    """The contacts section of a whole page sent after a products post (no htmx): as last loaded."""
+    try:
+        state = contacts_read(token, portal_id=request.portal.pk, user_id=request.widget.user_id, deal_id=deal_id)
+    except StateInvalid:
+        return None  # the section offers to reload the tab
+    return contacts_view(state=state, mode="readonly" if readonly else "edit")
 
 
 @require_GET
@@ -169,8 +241,9 @@ def tab_products(request: WidgetRequest, deal_id: int) -> HttpResponse:
     if htmx(request):
         context = {"results": results, "deal_id": deal_id, "widget_token": request.widget_token}
         return render(request, TEMPLATE + "#results", context)
+    known = version_now(request, deal_id)
     loaded = deal_tab_load(portal=request.portal, user_token=request.user_token, deal_id=deal_id)
-    return render(request, TEMPLATE, _page_of(request, loaded, results=results))
+    return render(request, TEMPLATE, page_of(request, loaded, known, results=results))
 
 
 def _search(request: WidgetRequest, query: str, deal_currency: str) -> Results:
@@ -204,3 +277,30 @@ def _search(request: WidgetRequest, query: str, deal_currency: str) -> Results:
 def tab_ping(request: WidgetRequest, deal_id: int) -> HttpResponse:
     """Nothing but a renewed token (in the X-Widget-Token header), while the tab stays open."""
     return HttpResponse(status=204)
+
+
+@require_GET
+@widget_view("tab")
+@in_widget_language
+def tab_version(request: WidgetRequest, deal_id: int) -> HttpResponse:
+    """Has the deal changed since the tab showed it? Read from the cache only: never a REST call.
+
+    204 when there is nothing new to show; otherwise the notice (or a quiet poller that knows the
+    newer version, after the tab's own save came back as an event).
+    """
+    form = VersionForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Bad request", content_type="text/plain")
+    fresh = freshness_check(
+        portal_id=request.portal.pk,
+        deal_id=deal_id,
+        user_id=request.widget.user_id,
+        tab=tab_id_of(request.headers.get(TAB_HEADER)),
+        known=form.cleaned_data["v"],
+        shown=form.cleaned_data["shown"] or 0,
+        ack=form.cleaned_data["ack"],
+    )
+    if fresh.state == "same":
+        return HttpResponse(status=204)
+    context = {"fresh": fresh, "deal_id": deal_id, "poll_seconds": poll_seconds()}
+    return render(request, TEMPLATE + "#freshness", context)

@@ -1,6 +1,7 @@
 // Deal Desk's deal tab, inside the Bitrix24 deal card. The server does all the work (htmx);
 // this file only handles what a browser must: fitting the iframe to its content (BX24.js),
-// keeping the widget token fresh, keyboard moves between cells, and the catalog listbox.
+// keeping the widget token fresh, keyboard moves between cells, the search listboxes (catalog
+// and contacts), and the buttons that talk to the portal around the tab (BX24.reloadWindow).
 "use strict";
 
 (function () {
@@ -53,7 +54,15 @@
   // ------------------------------------------------------------------ the widget token
 
   function setToken(token) {
-    body.setAttribute("hx-headers", JSON.stringify({ "X-Widget-Token": token }));
+    // Other headers on <body> (X-Deal-Tab, the tab's own id) stay as they are.
+    let headers = {};
+    try {
+      headers = JSON.parse(body.getAttribute("hx-headers") || "{}");
+    } catch (error) {
+      headers = {};
+    }
+    headers["X-Widget-Token"] = token;
+    body.setAttribute("hx-headers", JSON.stringify(headers));
     document.querySelectorAll('input[name="widget_token"]').forEach(function (input) {
       input.value = token;
     });
@@ -163,10 +172,6 @@
         }
         input.blur();
       }
-    } else if (input.id === "product-search") {
-      searchKeys(event, input);
-    } else if (input.matches('#product-results [role="option"]')) {
-      optionKeys(event, input);
     }
   });
 
@@ -207,66 +212,86 @@
     markInvalid(document);
   });
 
-  // ------------------------------------------------------------------ the catalog listbox
+  // ------------------------------------------------------------------ the search listboxes
 
-  function options() {
-    return Array.prototype.slice.call(document.querySelectorAll('#product-results [role="option"]'));
+  // The catalog (products) and the contact search work alike: type, arrow down into the results,
+  // Enter picks the first one, Escape clears.
+  const LISTBOXES = { "product-search": "product-results", "contact-search": "contact-results" };
+
+  function listboxOf(element) {
+    const results = element.closest && element.closest(".results[role=listbox]");
+    if (results) return { search: document.querySelector('[aria-controls="' + results.id + '"]'), results: results };
+    const id = LISTBOXES[element.id];
+    return id ? { search: element, results: document.getElementById(id) } : null;
   }
 
-  function closeResults() {
-    const results = document.getElementById("product-results");
-    const search = document.getElementById("product-search");
-    if (results) results.hidden = true;
-    if (search) search.setAttribute("aria-expanded", "false");
+  function options(results) {
+    return results ? Array.prototype.slice.call(results.querySelectorAll('button[role="option"]')) : [];
   }
 
-  function searchKeys(event, search) {
-    const list = options();
-    if (event.key === "ArrowDown" && list.length) {
+  function closeResults(box) {
+    if (box.results) box.results.hidden = true;
+    if (box.search) box.search.setAttribute("aria-expanded", "false");
+  }
+
+  function searchKeys(event, box) {
+    const list = options(box.results);
+    const open = box.results && !box.results.hidden;
+    if (event.key === "ArrowDown" && list.length && open) {
       event.preventDefault();
       list[0].focus();
     } else if (event.key === "Enter") {
       event.preventDefault();
-      if (list.length && !document.getElementById("product-results").hidden) list[0].click();
+      if (list.length && open) list[0].click();
     } else if (event.key === "Escape") {
-      if (search.value) {
+      if (box.search.value) {
         event.preventDefault();
-        search.value = "";
-        closeResults();
+        box.search.value = "";
+        closeResults(box);
       }
     }
   }
 
-  function optionKeys(event, option) {
-    const list = options();
+  function optionKeys(event, option, box) {
+    const list = options(box.results);
     const index = list.indexOf(option);
     if (event.key === "ArrowDown" && index < list.length - 1) {
       event.preventDefault();
       list[index + 1].focus();
     } else if (event.key === "ArrowUp") {
       event.preventDefault();
-      (index > 0 ? list[index - 1] : document.getElementById("product-search")).focus();
+      (index > 0 ? list[index - 1] : box.search).focus();
     } else if (event.key === "Escape") {
       event.preventDefault();
-      closeResults();
-      document.getElementById("product-search").focus();
+      closeResults(box);
+      box.search.focus();
     }
   }
 
+  body.addEventListener("keydown", function (event) {
+    const target = event.target;
+    if (!target.matches) return;
+    const box = listboxOf(target);
+    if (!box || !box.search) return;
+    if (target === box.search) searchKeys(event, box);
+    else if (target.matches('[role="option"]')) optionKeys(event, target, box);
+  });
+
   body.addEventListener("focusin", function (event) {
-    if (event.target.matches && event.target.matches('[role="option"]')) {
-      options().forEach(function (option) {
-        option.setAttribute("aria-selected", option === event.target ? "true" : "false");
-      });
-    }
+    const target = event.target;
+    if (!(target.matches && target.matches('[role="option"]'))) return;
+    const box = listboxOf(target);
+    options(box && box.results).forEach(function (option) {
+      option.setAttribute("aria-selected", option === target ? "true" : "false");
+    });
   });
 
   body.addEventListener("htmx:afterSwap", function (event) {
     const target = event.detail.target;
-    if (target && target.id === "product-results") {
-      const results = document.getElementById("product-results");
-      const search = document.getElementById("product-search");
-      if (search && results) search.setAttribute("aria-expanded", results.hidden ? "false" : "true");
+    const search = target && target.id && document.querySelector('[aria-controls="' + target.id + '"]');
+    if (search && target.matches(".results")) {
+      const results = document.getElementById(target.id);
+      search.setAttribute("aria-expanded", results && !results.hidden ? "true" : "false");
     }
     markInvalid(document);
     refocus();
@@ -274,15 +299,17 @@
 
   // ------------------------------------------------------------------ buttons
 
-  // Moving a row keeps the focus on the same button of the moved row, so it can be pressed again.
+  // Moving a product row keeps the focus on the same button of the moved row, so it can be pressed
+  // again. (The contacts editor names the button to focus itself, with autofocus.)
   let pendingFocus = null;
   body.addEventListener("htmx:configRequest", function (event) {
     const submitter = event.detail.triggeringEvent && event.detail.triggeringEvent.submitter;
     const value = submitter ? submitter.value || "" : "";
-    const move = /^(up|down):(\d+)$/.exec(value);
+    const form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form");
+    const move = form && form.id === "editor" ? /^(up|down):(\d+)$/.exec(value) : null;
     pendingFocus = move ? move[1] + ":" + (Number(move[2]) + (move[1] === "up" ? -1 : 1)) : null;
     // Saving goes to Bitrix24 and may take a moment: say so (the status line is aria-live).
-    const status = document.getElementById("save-status");
+    const status = document.getElementById(form && form.id === "contacts" ? "contacts-status" : "save-status");
     if (status && /^(save|undo|overwrite)$/.test(value) && body.dataset.saving) {
       status.textContent = body.dataset.saving;
     }
@@ -290,16 +317,17 @@
 
   function refocus() {
     if (!pendingFocus) return;
-    const button = document.querySelector('button[value="' + pendingFocus + '"]');
+    const button = document.querySelector('#editor button[value="' + pendingFocus + '"]');
     pendingFocus = null;
     if (button && !button.disabled) button.focus();
   }
 
-  // After a save the deal card around the tab still shows the old amount: offer to refresh it
-  // (reloadData, bitrix24-protocol.md §5.2). Not automatic: the portal may reload the whole card.
+  // After a save that changed the deal's amount or primary contact, the deal card around the tab
+  // still shows the old ones: offer to reload it (BX24.reloadWindow, bitrix24-protocol.md §5.4).
+  // Not automatic: it reloads the whole card, and the person may be in the middle of something.
   function offerCardReload() {
-    if (!bx24Ready || !window.BX24.placement) return;
-    document.querySelectorAll("[data-reload-card]").forEach(function (button) {
+    if (!bx24Ready || typeof window.BX24.reloadWindow !== "function") return;
+    document.querySelectorAll("[data-reload-window]").forEach(function (button) {
       button.hidden = false;
     });
   }
@@ -317,10 +345,26 @@
     if (event.target.closest && event.target.closest("[data-reload-tab]")) reloadTab();
   });
   body.addEventListener("click", function (event) {
-    if (event.target.closest && event.target.closest("[data-reload-card]")) {
-      window.BX24.placement.call("reloadData", {});
-    }
+    if (event.target.closest && event.target.closest("[data-reload-window]")) window.BX24.reloadWindow();
   });
+
+  // Enter in a new contact's fields adds it (without JavaScript, Enter submits the form's first
+  // button, a harmless search).
+  body.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.target.closest && event.target.closest("#new-contact input"))) return;
+    event.preventDefault();
+    const create = document.querySelector('#new-contact button[value="create"]');
+    if (create) create.click();
+  });
+
+  // A deal deleted in Bitrix24 (the freshness notice says so): nothing can be saved to it.
+  function lockDeleted() {
+    if (!document.querySelector("[data-deal-deleted]")) return;
+    document.querySelectorAll('button[name="action"]').forEach(function (button) {
+      if (/^(save|undo|overwrite|keep_theirs)$/.test(button.value)) button.disabled = true;
+    });
+  }
+  body.addEventListener("htmx:afterSettle", lockDeleted);
 
   // "Add the first product" goes to the catalog search when there is one (no JS: adds a row).
   body.addEventListener("click", function (event) {

@@ -220,6 +220,8 @@ class DealTab:
     token: str
     fields: list[tuple[str, str]] = field(default_factory=list)
     session: requests.Session = field(default_factory=requests.Session)
+    contact_fields: list[tuple[str, str]] = field(default_factory=list)  # the contacts form's
+    tab_id: str = field(default_factory=lambda: secrets.token_hex(8))  # X-Deal-Tab, as the page sends it
 
     @property
     def page(self) -> str:
@@ -231,7 +233,7 @@ class DealTab:
         return self.sandbox.app_url.rstrip("/") + reverse(f"widgets:{name}", kwargs={"deal_id": self.deal_id})
 
     def headers(self, *, htmx: bool) -> dict[str, str]:
-        headers = {"X-Widget-Token": self.token}
+        headers = {"X-Widget-Token": self.token, "X-Deal-Tab": self.tab_id}
         if htmx:
             headers["HX-Request"] = "true"
         return headers
@@ -241,6 +243,8 @@ class DealTab:
         self.response = response
         if response.status_code == 200 and '<form id="editor"' in response.text:
             self.fields = form_fields(response.text)
+        if response.status_code == 200 and '<form id="contacts"' in response.text:
+            self.contact_fields = form_fields(response.text, "contacts")
         return response
 
     def value(self, name: str) -> str:
@@ -273,6 +277,55 @@ class DealTab:
             self.fields = sent  # a recalculation: the inputs keep what was typed, as in the browser
         return response
 
+    # --- the contacts editor -----------------------------------------------------------------------
+
+    def contact(self, name: str) -> str:
+        return dict(self.contact_fields)[name]
+
+    def contact_names(self) -> list[str]:
+        """The contacts in the editor, as their cards name them, in order ("Anna Smith", "#12" unnamed)."""
+        from widgets.contacts_state import card_read
+
+        names = []
+        for index in range(int(self.contact("contacts-count"))):
+            card = card_read(self.contact(f"contacts-{index}-card"), portal_id=self.portal_id, user_id=self.user_id)
+            names.append(card.name or f"#{card.id}")
+        return names
+
+    def primary(self) -> int:
+        return int(self.contact("contacts-primary"))
+
+    @property
+    def portal_id(self) -> int:
+        from b24app.models import Portal
+
+        return int(Portal.objects.get().pk)
+
+    @property
+    def user_id(self) -> int:
+        from widgets.auth import widget_token_read
+
+        return widget_token_read(self.token).user_id
+
+    def contacts(
+        self,
+        action: str | None = None,
+        *,
+        htmx: bool = True,
+        fields: list[tuple[str, str]] | None = None,
+        **changes: str,
+    ) -> requests.Response:
+        """Post the contacts form with `action` (the pressed button), `new_phone="..."` is new-phone."""
+        named = {key.replace("new_", "new-", 1) if key.startswith("new_") else key: v for key, v in changes.items()}
+        data = [
+            (name, named.pop(name, value)) for name, value in (fields if fields is not None else self.contact_fields)
+        ]
+        data += list(named.items())
+        if action is not None:
+            data.append(("action", action))
+        response = self.session.post(self.url("tab_contacts"), data=data, headers=self.headers(htmx=htmx), timeout=30)
+        return self._took(response)
+
     def get(self, name: str, params: dict[str, str] | None = None, *, htmx: bool = True) -> requests.Response:
         response = self.session.get(self.url(name), params=params, headers=self.headers(htmx=htmx), timeout=30)
         return self._took(response)
@@ -283,8 +336,7 @@ def open_tab(sandbox: SandboxPortal, deal_id: int, *, user: int = 1, lang: str =
     url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, LANG=lang)}"
     response = requests.post(url, data=form, timeout=30)
     tab = DealTab(sandbox, deal_id, response, response.headers.get("X-Widget-Token", ""))
-    if response.status_code == 200 and '<form id="editor"' in response.text:
-        tab.fields = form_fields(response.text)
+    tab._took(response)
     return tab
 
 

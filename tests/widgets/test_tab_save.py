@@ -264,7 +264,7 @@ def test_a_user_bitrix24_does_not_let_write_gets_a_read_only_tab(sandbox: Sandbo
 def test_a_change_to_the_deal_forgets_that_the_user_was_refused(sandbox: SandboxPortal, tab_portal: Any) -> None:
     from django.core.cache import cache
 
-    from widgets.tab_events import deal_version_key
+    from widgets.freshness import deal_version_key
 
     deal_id = deal_of(4)
     tab = open_tab(sandbox, deal_id, user=3)
