@@ -73,21 +73,27 @@ def test_acquire_sleeps_for_the_reserved_wait(fresh_cache: None) -> None:
     assert slept == pytest.approx([0.1])
 
 
+APP_BURST = 10
+
+
 def test_a_hundred_calls_from_ten_threads_keep_to_the_portals_rate(
     installed: Installed, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The portal allows 20/s with a burst of 10; the app paces itself at 20/s with a burst of 8.
+    """The portal allows 20/s with a burst of 20; the app paces itself at 20/s with a burst of 10.
 
-    If the releases below keep to 8 + 20/s but the portal still logged QUERY_LIMIT_EXCEEDED, the
+    The margin (10 requests, half a second at this rate) plays the part of production's 50 vs 40
+    at 2/s: it absorbs threads that wake late and requests that arrive bunched on a busy machine.
+
+    If the releases below keep to APP_BURST + 20/s but the portal still logged QUERY_LIMIT_EXCEEDED, the
     portal counted wrongly: see the report on sandbox/rest/limits.py (time read before the lock).
     """
     from sandbox.models import RequestLog
 
     settings.SANDBOX_LIMITS_ENABLED = True
     settings.SANDBOX_RATE_LIMIT = 20
-    settings.SANDBOX_RATE_BURST = 10
+    settings.SANDBOX_RATE_BURST = 20
     settings.B24_RATE_LIMIT = 20
-    settings.B24_RATE_BURST = 8
+    settings.B24_RATE_BURST = APP_BURST
     cache.clear()
     time.sleep(0.6)  # the portal's bucket drains what the install put in it
     released: list[float] = []
@@ -112,17 +118,17 @@ def test_a_hundred_calls_from_ten_threads_keep_to_the_portals_rate(
 
     assert [r for r in results if not isinstance(r, list)] == []
     assert sum(len(r) for r in results) == 100
-    assert elapsed >= (100 - 8) / 20
+    assert elapsed >= (100 - APP_BURST) / 20
     released.sort()
     assert len(released) >= 100  # retries, if the portal refused any, were paced too
     # Within half a request: a thread may wake up a little after the slot it reserved.
     assert max(most_released_within(released, start) for start in range(len(released))) <= 0.5
     calls = RequestLog.objects.filter(id__gt=before)
     refused = list(calls.filter(error="QUERY_LIMIT_EXCEEDED").values_list("created_at", flat=True))
-    assert refused == [], "the app kept to 8 + 20/s, yet the portal refused: see the docstring"
+    assert refused == [], f"the app kept to {APP_BURST} + 20/s, yet the portal refused: see the docstring"
     assert calls.count() == 100
 
 
 def most_released_within(times: list[float], start: int) -> float:
-    """How far the releases from `start` on exceed 8 + 20/s over any span (0 or less: never)."""
-    return max((end - start + 1) - (8 + 20 * (times[end] - times[start])) for end in range(start, len(times)))
+    """How far the releases from `start` on exceed APP_BURST + 20/s over any span (0 or less: never)."""
+    return max((end - start + 1) - (APP_BURST + 20 * (times[end] - times[start])) for end in range(start, len(times)))
