@@ -182,14 +182,20 @@ def test_twenty_threads_seeing_an_expired_token_share_one_refresh(installed: Ins
     assert expired_token_answers() == 20
 
 
+def database_url(alias: str) -> str:
+    """The test database of `alias` as a URL another process can open (SQLite file or PostgreSQL)."""
+    conf = connections[alias].settings_dict
+    if connections[alias].vendor == "postgresql":
+        return f"postgres://{conf['USER']}:{conf['PASSWORD']}@{conf['HOST']}:{conf['PORT'] or 5432}/{conf['NAME']}"
+    return f"sqlite:///{conf['NAME']}"
+
+
 def test_two_processes_seeing_an_expired_token_share_one_refresh(installed: Installed) -> None:
-    db_name = str(connection.settings_dict["NAME"])
-    sandbox_db = str(connections["sandbox"].settings_dict["NAME"])
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "b24app.settings",
-        "DATABASE_URL": f"sqlite:///{db_name}",
-        "SANDBOX_DATABASE_URL": f"sqlite:///{sandbox_db}",
+        "DATABASE_URL": database_url("default"),
+        "SANDBOX_DATABASE_URL": database_url("sandbox"),
         "SANDBOX_PORTAL_URL": installed.sandbox.url,
         "APP_PUBLIC_URL": installed.sandbox.app_url,
         "B24_RATE_LIMIT": "1000",
