@@ -39,7 +39,13 @@ from widgets.freshness import (
     poll_seconds,
     tab_id_of,
 )
-from widgets.placement import PlacementPost, PlacementRefused, placement_parse, placement_portal
+from widgets.placement import (
+    PlacementPost,
+    PlacementRefused,
+    placement_parse,
+    placement_portal,
+    placement_retry_fields,
+)
 from widgets.tab_actions import SAVING_ACTIONS, editor_post
 from widgets.tab_editor import drafts_of
 from widgets.tab_forms import SearchForm, TooManyFields, VersionForm, editor_input, form_data
@@ -58,10 +64,6 @@ from widgets.tab_signing import StateInvalid
 log = logging.getLogger(__name__)
 TEMPLATE = "widgets/deal_tab.html"
 # What a Retry posts again when Bitrix24 did not answer the placement (the portal's own fields, §5.2).
-RETRY_FIELDS = (
-    *("AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "member_id", "status", "PLACEMENT", "PLACEMENT_OPTIONS"),
-    *("APPLICATION_TOKEN", "SERVER_ENDPOINT", "APPLICATION_SCOPE"),
-)
 
 
 def in_widget_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -161,7 +163,7 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
             log.info("deal tab placement refused for %s: %s", portal.member_id, exc)
             return frame_for_portal(render(request, TEMPLATE, {**context, "refused": True}, status=403), portal)
         except TabUnavailable:
-            retry = [(name, request.POST[name]) for name in RETRY_FIELDS if name in request.POST]
+            retry = placement_retry_fields(request)
             return frame_for_portal(render(request, TEMPLATE, {**context, "placement_retry": retry}), portal)
         identity = WidgetIdentity(portal.pk, opened.user_id, opened.deal_id, "tab", post.lang)
         token = widget_token_mint(identity=identity)
