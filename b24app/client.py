@@ -145,20 +145,24 @@ class B24Client:
                 refreshed = True
             except (RateLimited, PortalUnavailable) as exc:
                 attempt += 1
-                if attempt > self.max_retries or not self._retryable(exc, method):
+                if attempt > self.max_retries or not self._retryable(exc, method, params):
                     raise
                 self.sleep(self._backoff(attempt, exc))
 
     def result(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.call(method, params).result
 
-    def _retryable(self, exc: B24Error, method: str) -> bool:
+    def _retryable(self, exc: B24Error, method: str, params: Mapping[str, Any] | None = None) -> bool:
         if isinstance(exc, RateLimited):
             return True
         # A timeout or 5xx may have run a write on the portal; only reads and refused
-        # connections (nothing was sent) are safe to repeat.
-        connect_error = exc.code == "CONNECTION_REFUSED"
-        return connect_error or method.lower().endswith(_READ_SUFFIXES)
+        # connections (nothing was sent) are safe to repeat. A batch is a read when every
+        # command in it is (opening the deal tab is one such batch).
+        if exc.code == "CONNECTION_REFUSED":
+            return True
+        if method.lower() == "batch":
+            return _reads_only((params or {}).get("cmd"))
+        return method.lower().endswith(_READ_SUFFIXES)
 
     @staticmethod
     def _backoff(attempt: int, exc: B24Error) -> float:
@@ -293,6 +297,12 @@ class B24Client:
             remaining_pages -= count
             last_id = _last_id(items) if not got_short_page else None
         return items
+
+
+def _reads_only(cmd: Any) -> bool:
+    commands = cmd.values() if isinstance(cmd, dict) else cmd if isinstance(cmd, list) else []
+    names = [str(c).split("?", 1)[0].strip().lower() for c in commands]
+    return bool(names) and all(name.endswith(_READ_SUFFIXES) for name in names)
 
 
 def _limits() -> limiter.Limits:
