@@ -15,6 +15,8 @@ export SANDBOX_PORTAL_URL ?= http://localhost:$(PORT)/sandbox/
 export APP_PUBLIC_URL ?= http://127.0.0.1:$(PORT)/
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Extra pytest arguments for `make test` (.ci/run's first pass leaves the multi-process tests to its second).
+PYTEST_ARGS ?=
 
 .PHONY: run test setup lint format typecheck bench clean
 
@@ -43,7 +45,7 @@ test: $(VENV)/.synced
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The benchmark suite (bench/, docs/performance.md): its own dependency group, never part of `make test`.
 bench: $(VENV)/.synced
