@@ -1,9 +1,11 @@
-"""Inbound Bitrix24 events: verify first, drop duplicates, dispatch through a registry.
+"""Inbound Bitrix24 events: verify, confirm, drop duplicates, dispatch through a registry.
 
-Events are form-encoded POSTs (bitrix24-protocol.md §6.2). Only `application_token`, compared in
-constant time with the one stored for that `member_id`, proves an event comes from the portal
-(§6.3); for ONAPPUNINSTALL it is the only proof there is. Other apps (widgets) register handlers
-with @on_event; b24app imports nothing from them.
+Events are form-encoded POSTs (bitrix24-protocol.md §6.2). `application_token`, compared in
+constant time with the one stored for that `member_id`, is checked first (§6.3), but it is no
+proof: every placement form shows it to every portal user. So an event is a hint: ONAPPUNINSTALL
+and ONCRMDEALDELETE are acted on only once the portal confirms them (b24app.confirm); every other
+event only drops caches. Other apps (widgets) register handlers with @on_event; b24app imports
+nothing from them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from b24app import confirm
 from b24app.models import Portal, UserToken
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,12 @@ class Event:
         fields = self.data.get("FIELDS") if isinstance(self.data.get("FIELDS"), dict) else {}
         assert isinstance(fields, dict)
         return str(fields.get("ID", ""))
+
+    @property
+    def entity_number(self) -> int | None:
+        """FIELDS.ID as a number: ASCII digits of a sane length only ("²".isdigit() is true)."""
+        text = self.entity_id
+        return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 12 else None
 
 
 Handler = Callable[[Portal, Event], None]
@@ -91,6 +100,19 @@ def event_verify(event: Event) -> Portal:
     return portal
 
 
+def event_confirmed(portal: Portal, event: Event) -> bool:
+    """Whether the portal confirms what the event claims, for the events that destroy something.
+
+    Asked before the duplicate check, so a forged copy sent first cannot make the genuine event
+    look like a duplicate.
+    """
+    if event.name == "ONAPPUNINSTALL":
+        return confirm.app_uninstall_confirmed(portal=portal)
+    if event.name == "ONCRMDEALDELETE" and event.entity_number is not None:
+        return confirm.deal_deletion_confirmed(portal=portal, deal_id=event.entity_number)
+    return True  # the rest only drop caches (and an unreadable deal id is ignored by every handler)
+
+
 def first_delivery(portal: Portal, event: Event) -> bool:
     """False for an event seen before (the same portal, name, time and data)."""
     fingerprint = json.dumps([portal.member_id, event.name, event.ts, event.data], sort_keys=True, default=str)
@@ -107,7 +129,10 @@ def event_dispatch(portal: Portal, event: Event) -> int:
 
 @on_event("ONAPPUNINSTALL")
 def portal_uninstalled(portal: Portal, event: Event) -> None:
-    """Tokens deleted, the portal marked uninstalled, its data purged when CLEAN=1 (§1.4)."""
+    """Tokens deleted, the portal marked uninstalled, its data purged when CLEAN=1 (§1.4).
+
+    Dispatched only after the portal confirmed the app is gone (event_confirmed).
+    """
     clean = str(event.data.get("CLEAN", "0")) == "1"
     with transaction.atomic():
         UserToken.objects.filter(portal=portal).delete()

@@ -22,6 +22,7 @@ from b24app.client import B24Client, oauth_app_info
 from b24app.errors import B24Error
 from b24app.models import Portal
 from b24app.oauth import OneOffTokens, PortalTokens
+from b24app.portal_form import MAX_EXPIRES_IN, expires_in_or_default
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,6 @@ DEAL_TAB_PATH = "deal-tab/"
 EVENTS_PATH = "b24/events/"
 EVENTS = ("ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONCRMDEALMOVETOCATEGORY", "ONAPPUNINSTALL")
 TAB_TITLES = {"en": "Deal Desk", "ru": "Deal Desk", "de": "Deal Desk"}
-DEFAULT_EXPIRES_IN = 3600  # an access token lives an hour (protocol §2.4)
-MAX_EXPIRES_IN = 24 * 3600  # a longer lifetime claimed by a request is not believed
 
 
 class InstallRefused(Exception):
@@ -171,23 +170,12 @@ def _bind_everything(portal: Portal) -> InstallResult:
     )
 
 
-def expires_in_from(raw: object) -> int:
-    """AUTH_EXPIRES / auth[expires_in]: seconds as ASCII digits; anything else means the usual hour.
-
-    str.isdigit() alone lets "²" through (int() then fails) and int() refuses over 4300 digits.
-    """
-    text = str(raw or "")
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return DEFAULT_EXPIRES_IN
-    return min(max(60, int(text)), MAX_EXPIRES_IN)
-
-
 def portal_install_from_event(*, auth: dict[str, Any]) -> InstallResult:
     """ONAPPINSTALL (scenario B): the same checks, with the event's auth block."""
     request = InstallRequest(
         access_token=str(auth.get("access_token", "")),
         refresh_token=str(auth.get("refresh_token", "")),
-        expires_in=expires_in_from(auth.get("expires_in")),
+        expires_in=expires_in_or_default(auth.get("expires_in")),
         member_id=str(auth.get("member_id", "")),
         domain=str(auth.get("domain", "")),
         application_token=str(auth.get("application_token", "")),

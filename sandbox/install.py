@@ -66,7 +66,12 @@ def app_install_finish(*, app: App, user: User) -> App:
 
 
 def app_uninstall(*, app: App, user: User, clean: bool = False) -> App:
-    """Remove the app: ONAPPUNINSTALL to its handlers, then drop bindings and tokens (§1.4)."""
+    """Remove the app: drop bindings and tokens, and send ONAPPUNINSTALL to its handlers (§1.4).
+
+    As on Bitrix24 (bitrix24-uninstall.md) the event is only queued here and sent once the removal
+    has committed, so when it arrives every call with the app's token already answers 401
+    APPLICATION_NOT_FOUND, and a handler can confirm the uninstall with the portal.
+    """
     _require_admin(user)
     if app.state not in (App.State.INSTALLED, App.State.INSTALLING):
         raise InstallError(f"{app.name} is not installed.")

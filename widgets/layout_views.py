@@ -41,7 +41,13 @@ from widgets.layout_views_common import (
     render_workspace,
     workspace_failure,
 )
-from widgets.placement import PlacementRefused, placement_parse, placement_portal, placement_retry_fields
+from widgets.placement import (
+    PlacementMalformed,
+    PlacementRefused,
+    placement_parse,
+    placement_portal,
+    placement_retry_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,7 @@ def layout_home(request: HttpRequest) -> HttpResponse:
         opened = services.layout_admin_open(post=post, portal=portal)
     except PlacementRefused as exc:
         log.warning("layout page refused: %s", exc)
-        response = refused(request, reason="unverified")
+        response = refused(request, reason="unverified", status=400 if isinstance(exc, PlacementMalformed) else 403)
         return frame_for_portal(response, portal) if portal else response
     except NotLayoutAdmin:
         assert portal is not None

@@ -9,7 +9,6 @@ accepts it (the caller's first batch does that, costing no extra request).
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from b24app import portal_form
 from b24app.models import Portal, UserToken
 
 
@@ -25,11 +25,17 @@ class PlacementRefused(Exception):
     pass
 
 
+class PlacementMalformed(PlacementRefused):
+    """A field no genuine portal sends (b24app.portal_form): a bad request, not a refusal."""
+
+
 # The fields of the portal's POST, kept on an error page so Retry can post them again: the page
 # was opened with them, and the portal will not send them a second time (protocol §5.2).
+# APPLICATION_TOKEN is not among them: it is the app's event credential, and a page must never
+# echo it back (placement_portal accepts a POST without it; AUTH_ID is what gets verified).
 RETRY_FIELDS = (
     *("AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "member_id", "status", "PLACEMENT", "PLACEMENT_OPTIONS"),
-    *("APPLICATION_TOKEN", "SERVER_ENDPOINT", "APPLICATION_SCOPE"),
+    *("SERVER_ENDPOINT", "APPLICATION_SCOPE"),
 )
 
 
@@ -55,19 +61,20 @@ def placement_parse(request: HttpRequest) -> PlacementPost:
     if not auth_id or not member_id or len(auth_id) > 200 or len(member_id) > 64:
         raise PlacementRefused("missing AUTH_ID or member_id")
     try:
-        raw_options = json.loads(post.get("PLACEMENT_OPTIONS") or "{}")
-    except ValueError as exc:
-        raise PlacementRefused("PLACEMENT_OPTIONS is not JSON") from exc
-    expires = post.get("AUTH_EXPIRES", "3600")
+        # The install handler reads the same fields with the same parser (b24app.portal_form).
+        options = portal_form.options_parse(post.get("PLACEMENT_OPTIONS"))
+        expires = portal_form.expires_in_parse(post.get("AUTH_EXPIRES"))
+    except portal_form.PortalFieldError as exc:
+        raise PlacementMalformed(str(exc)) from exc
     lang = request.GET.get("LANG", "en").lower()
     return PlacementPost(
         auth_id=auth_id,
         refresh_id=post.get("REFRESH_ID", ""),
-        auth_expires=int(expires) if expires.isdigit() else 3600,
+        auth_expires=expires,
         member_id=member_id,
         application_token=post.get("APPLICATION_TOKEN", ""),
         placement=post.get("PLACEMENT", ""),
-        options=raw_options if isinstance(raw_options, dict) else {},
+        options=options,
         lang=lang if lang in ("en", "ru") else "en",
     )
 
@@ -93,6 +100,6 @@ def user_token_store(*, portal: Portal, user_id: int, post: PlacementPost) -> Us
         )
         token.access_token = post.auth_id
         token.refresh_token = post.refresh_id or token.refresh_token
-        token.expires_at = timezone.now() + timedelta(seconds=max(60, post.auth_expires) - 30)
+        token.expires_at = timezone.now() + timedelta(seconds=post.auth_expires - 30)  # 60 s..a day, parsed
         token.save()
     return token

@@ -17,15 +17,10 @@ from widgets.refdata import refdata_drop
 from widgets.tab_services import readonly_forget
 
 
-def _deal_id(event: Event) -> int | None:
-    text = event.entity_id
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
-
-
 @on_event("ONCRMDEALUPDATE")
 def deal_changed(portal: Portal, event: Event) -> None:
     """A new assignee may now edit: forget who was refused; and count the change for open tabs."""
-    deal_id = _deal_id(event)
+    deal_id = event.entity_number
     if deal_id is None:
         return
     readonly_forget(portal_id=portal.pk, deal_id=deal_id)
@@ -34,8 +29,12 @@ def deal_changed(portal: Portal, event: Event) -> None:
 
 @on_event("ONCRMDEALDELETE")
 def deal_deleted(portal: Portal, event: Event) -> None:
-    """Open tabs of the deal say it is gone (widgets.freshness) and stop offering to save."""
-    deal_id = _deal_id(event)
+    """Open tabs of the deal say it is gone (widgets.freshness) and stop offering to save.
+
+    Only a deletion the portal confirmed reaches here (b24app.events.event_confirmed): a forged
+    one, sent with the APPLICATION_TOKEN any user can read, must not tell a live deal's tabs it is gone.
+    """
+    deal_id = event.entity_number
     if deal_id is None:
         return
     deal_deleted_mark(portal_id=portal.pk, deal_id=deal_id)

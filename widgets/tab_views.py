@@ -40,6 +40,7 @@ from widgets.freshness import (
     tab_id_of,
 )
 from widgets.placement import (
+    PlacementMalformed,
     PlacementPost,
     PlacementRefused,
     placement_parse,
@@ -151,6 +152,9 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
     try:
         post = placement_parse(request)
         portal = placement_portal(post)
+    except PlacementMalformed as exc:
+        log.info("deal tab placement malformed: %s", exc)
+        return HttpResponseBadRequest("Bad request", content_type="text/plain")
     except PlacementRefused as exc:
         log.info("deal tab placement refused: %s", exc)
         return HttpResponseForbidden("Forbidden", content_type="text/plain")

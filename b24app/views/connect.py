@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from b24app import trust
-from b24app.connect import ConnectRefused, portal_connect
+from b24app.connect import ConnectRefused, NotAdministrator, portal_connect
 from b24app.errors import B24Error
 from b24app.oauth import authorization_url
 
@@ -81,6 +81,10 @@ def callback(request: HttpRequest) -> HttpResponse:
         )
     try:
         portal = portal_connect(code=code, member_id=member_id)
+    except NotAdministrator as exc:
+        log.warning("OAuth callback refused for %s: %s", member_id[:40], exc)
+        message = "Only a Bitrix24 administrator can connect Deal Desk. Nothing was changed."
+        return render(request, "b24app/connect_result.html", {"ok": False, "message": message}, status=403)
     except (ConnectRefused, B24Error) as exc:
         log.warning("OAuth callback failed for %s: %s", member_id[:40], exc)
         return render(

@@ -1,4 +1,4 @@
-"""The event endpoint: verify, drop duplicates, dispatch, answer fast (protocol §6)."""
+"""The event endpoint: verify, confirm with the portal, drop duplicates, dispatch (protocol §6)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from django.views.decorators.http import require_POST
 
 from b24app import phpform
 from b24app.errors import B24Error
-from b24app.events import EventRefused, event_dispatch, event_parse, event_verify, first_delivery
+from b24app.events import (
+    EventRefused,
+    event_confirmed,
+    event_dispatch,
+    event_parse,
+    event_verify,
+    first_delivery,
+)
 from b24app.install import InstallRefused, portal_install_from_event
 
 log = logging.getLogger(__name__)
@@ -31,6 +38,10 @@ def events(request: HttpRequest) -> HttpResponse:
         portal = event_verify(event)
     except EventRefused as exc:
         log.warning("event %s refused: %s", event.name, exc)
+        return HttpResponse("Event not accepted", status=403, content_type="text/plain")
+    if not event_confirmed(portal, event):
+        # A forged (or premature) uninstall or deletion: the portal says otherwise; nothing changes.
+        log.warning("event %s for %s not confirmed by the portal", event.name, portal.member_id)
         return HttpResponse("Event not accepted", status=403, content_type="text/plain")
     if not first_delivery(portal, event):
         return HttpResponse("Duplicate", status=200, content_type="text/plain")

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from b24app import trust
 from b24app.errors import B24Error
-from b24app.install import InstallRefused, InstallRequest, expires_in_from, portal_install
+from b24app.install import InstallRefused, InstallRequest, portal_install
+from b24app.portal_form import expires_in_or_default
 
 log = logging.getLogger(__name__)
 REQUIRED = ("AUTH_ID", "REFRESH_ID", "member_id")
@@ -29,7 +30,8 @@ def install(request: HttpRequest) -> HttpResponse:
     install_request = InstallRequest(
         access_token=request.POST["AUTH_ID"],
         refresh_token=request.POST["REFRESH_ID"],
-        expires_in=expires_in_from(request.POST.get("AUTH_EXPIRES")),
+        # The token is verified with the OAuth server anyway: an odd lifetime only means the usual hour.
+        expires_in=expires_in_or_default(request.POST.get("AUTH_EXPIRES")),
         member_id=request.POST["member_id"],
         domain=request.GET.get("DOMAIN", ""),
         application_token=request.POST.get("APPLICATION_TOKEN", ""),

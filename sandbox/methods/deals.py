@@ -1,7 +1,8 @@
-"""Deal CRUD: crm.deal.add/update/get/list/delete/fields, and crm.item.update for deals (funnel moves).
+"""Deal CRUD: crm.deal.add/update/get/list/delete/fields, and crm.item.update/get for deals (funnel moves,
+confirming a deletion).
 
 Behaviour per deals-api-spec.md §4, §5, §9.1 and rules §11; crm.item.* shapes and errors from
-b24restdocs `crm-item-update.md`.
+b24restdocs `crm-item-update.md`, `crm-item-get.md`.
 
 Helpers for other sandbox modules (product rows, contact bindings):
 
@@ -640,3 +641,20 @@ def item_update(call: Call) -> dict[str, Any]:
         else:
             deal_changed_event(deal, call.user)
     return {"item": item_json(deal, context=context, original_uf_names=original_uf)}
+
+
+@rest_method("crm.item.get", scope="crm")
+def item_get(call: Call) -> dict[str, Any]:
+    """A deal as crm.item sends it. Existence is checked before rights, so a deleted deal is 400
+    NOT_FOUND "Element not found" for every user (crm lib/controller/item.php; bitrix24-uninstall.md)."""
+    entity_type_id = _engine_int(call, "entityTypeId")
+    item_id = _engine_int(call, "id")
+    if entity_type_id != 2:
+        raise RestError("NOT_FOUND", "Smart process not found", 400)
+    deal = Deal.objects.filter(pk=item_id).first() if 0 < item_id <= 2**63 - 1 else None
+    if deal is None:
+        raise RestError("NOT_FOUND", "Element not found", 400)
+    if not can_read_crm(call.user):
+        raise RestError("ACCESS_DENIED", "Access denied", 400)
+    original_uf = yn(call.param("useOriginalUfNames"), "N") == "Y"
+    return {"item": item_json(deal, context=DealContext.load(), original_uf_names=original_uf)}

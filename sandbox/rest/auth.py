@@ -34,7 +34,10 @@ def oauth_caller(token: str) -> Caller:
     if access is None:
         raise errors.invalid_token()
     if access.app.state == App.State.UNINSTALLED or access.app.state == App.State.NOT_INSTALLED:
-        raise RestError("ERROR_OAUTH", "Application not installed", 401)
+        # The portal's own check (rest lib/oauth/auth.php): an inactive app row is APPLICATION_NOT_FOUND,
+        # before the token's expiry is looked at, so even an expired token of a removed app says so
+        # (bitrix24-uninstall.md).
+        raise errors.application_not_found()
     if access.revoked or access.expires_at <= timezone.now():
         raise errors.expired_token()
     if not access.user.active:

@@ -45,6 +45,11 @@ def invalid_token() -> RestError:
     return RestError("invalid_token", "Unable to get application by token", 401)
 
 
+def application_not_found() -> RestError:
+    """Every call with the token of an app that was uninstalled (bitrix24-uninstall.md)."""
+    return RestError("APPLICATION_NOT_FOUND", "Application not found", 401)
+
+
 def expired_token() -> RestError:
     return RestError("expired_token", "The access token provided has expired", 401)
 

@@ -195,8 +195,10 @@ def stub_host() -> Iterator[StubHost]:
                 self.send_header("Location", location(self.path))
             for name, value in answer["headers"].items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "0")
+            body = str(answer.get("body", "")).encode()
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body)
 
         do_GET = do_POST = _answer
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from b24app.models import Portal
-from tests.b24app.conftest import sandbox_app, sandbox_member_id
+from tests.b24app.conftest import Installed, sandbox_app, sandbox_member_id
 from tests.conftest import SandboxPortal
 
 
@@ -204,3 +204,58 @@ def test_an_address_that_is_not_a_trusted_portal_is_shown_as_a_form_error(sandbo
 def test_the_connect_form_needs_its_csrf_token(sandbox: SandboxPortal) -> None:
     answer = requests.post(sandbox.app_url + "b24/connect/", data={"portal": "x.bitrix24.com"}, timeout=10)
     assert answer.status_code == 403
+
+
+# --- only administrators -------------------------------------------------------------------------------
+
+
+def signed_in_as(sandbox: SandboxPortal, user: int) -> requests.Session:
+    """A browser signed in to the sandbox portal as `user` (the portal's user switcher)."""
+    from tests.reliability.portal import PortalBrowser
+
+    return PortalBrowser(sandbox.url, user=user).session
+
+
+def connect_as(sandbox: SandboxPortal, user: int) -> requests.Response:
+    browser = signed_in_as(sandbox, user)
+    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
+    return browser.get(callback, timeout=30)
+
+
+@pytest.mark.parametrize("user", [3, 5], ids=["sales rep", "read-only"])
+def test_a_user_who_is_not_an_administrator_cannot_connect_and_nothing_is_stored(
+    sandbox: SandboxPortal, user: int
+) -> None:
+    sandbox_app()
+    answer = connect_as(sandbox, user)
+    assert answer.status_code == 403
+    assert "Only a Bitrix24 administrator can connect Deal Desk. Nothing was changed." in answer.text
+    assert not Portal.objects.exists()
+
+
+def needs_reauth_portal(installed: Installed) -> Portal:
+    Portal.objects.filter(pk=installed.portal.pk).update(status=Portal.Status.NEEDS_REAUTH)
+    return Portal.objects.get()
+
+
+def test_a_non_administrator_cannot_replace_the_portals_tokens_or_lift_needs_reauth(installed: Installed) -> None:
+    before = needs_reauth_portal(installed)
+    answer = connect_as(installed.sandbox, 5)
+    assert answer.status_code == 403
+    after = Portal.objects.get()
+    assert after.status == Portal.Status.NEEDS_REAUTH
+    assert (after.access_token, after.refresh_token, after.token_user_id) == (
+        before.access_token,
+        before.refresh_token,
+        before.token_user_id,
+    )
+
+
+def test_an_administrator_connecting_again_lifts_needs_reauth(installed: Installed) -> None:
+    before = needs_reauth_portal(installed)
+    answer = connect_as(installed.sandbox, 1)
+    assert answer.status_code == 200, answer.text
+    after = Portal.objects.get()
+    assert after.status == Portal.Status.INSTALLED
+    assert after.access_token != before.access_token
+    assert after.token_user_id == 1

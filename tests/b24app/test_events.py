@@ -6,6 +6,7 @@ bitrix24-protocol.md §1.4, §6.2, §6.3.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import requests
 from b24app import phpform
 from b24app.events import HANDLERS, Event, on_event, portal_purged
 from b24app.models import Portal, UserToken
-from tests.b24app.conftest import Installed, sandbox_tokens
+from tests.b24app.conftest import Installed, StubHost, sandbox_tokens
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -285,30 +286,182 @@ def test_a_forged_uninstall_changes_nothing(installed: Installed, purged: list[P
 
 
 def test_events_for_an_uninstalled_portal_are_refused(installed: Installed, received: Received) -> None:
-    payload = {
-        "event": "ONAPPUNINSTALL",
-        "data": {"LANGUAGE_ID": "en", "CLEAN": "0"},
-        "ts": "1466439714",
-        "auth": {"member_id": installed.portal.member_id, "application_token": installed.application_token},
-    }
-    assert post(installed, payload).text == "OK"
-    assert Portal.objects.get().status == Portal.Status.UNINSTALLED
+    uninstall_on_the_portal(clean=False)
+    wait_for_status(Portal.Status.UNINSTALLED)
     assert post(installed, deal_event(installed)).status_code == 403
     assert received.events == []
 
 
-def test_a_reinstall_after_an_uninstall_brings_the_portal_back(installed: Installed) -> None:
-    from tests.b24app.conftest import post_install, sandbox_app
+def uninstall_event(installed: Installed, *, clean: str = "1", ts: str = "1466439714") -> dict[str, Any]:
+    """ONAPPUNINSTALL as the portal sends it, with the application_token every placement form shows."""
+    auth = {"member_id": installed.portal.member_id, "application_token": installed.application_token}
+    return {"event": "ONAPPUNINSTALL", "data": {"LANGUAGE_ID": "en", "CLEAN": clean}, "ts": ts, "auth": auth}
 
-    uninstall_on_the_portal(clean=False)
-    wait_for_status(Portal.Status.UNINSTALLED)
-    sandbox_app(state="installed")
-    response = post_install(installed.sandbox)
-    assert response.status_code == 200, response.text
+
+def portal_requests() -> list[str]:
+    from sandbox.models import RequestLog
+
+    return [row.method for row in RequestLog.objects.order_by("id")]
+
+
+def test_an_uninstall_with_the_right_token_is_not_acted_on_while_the_portal_says_the_app_is_installed(
+    installed: Installed, purged: list[Portal]
+) -> None:
+    add_user_token(installed)
+    before = len(portal_requests())
+
+    response = post(installed, uninstall_event(installed))
+
+    assert (response.status_code, response.text) == (403, "Event not accepted")
     portal = Portal.objects.get()
     assert portal.status == Portal.Status.INSTALLED
-    assert portal.uninstalled_at is None
-    assert portal.access_token
+    tokens_before = (installed.portal.access_token, installed.portal.refresh_token)
+    assert (portal.access_token, portal.refresh_token) == tokens_before
+    assert UserToken.objects.count() == 1
+    assert purged == []
+    assert portal_requests()[before:] == ["app.info"]  # one confirming call, with the stored token
+
+
+def test_a_flood_of_forged_uninstalls_costs_one_confirming_call(installed: Installed) -> None:
+    before = len(portal_requests())
+    answers = [post(installed, uninstall_event(installed, ts=str(1466439714 + i))).status_code for i in range(30)]
+    assert answers == [403] * 30
+    assert portal_requests()[before:] == ["app.info"]
+    assert Portal.objects.get().status == Portal.Status.INSTALLED
+
+
+def test_a_forged_uninstall_sent_first_does_not_stop_the_genuine_one(installed: Installed) -> None:
+    """The forged copy is refused before the duplicate check, so it cannot pre-empt the real event."""
+    from django.core.cache import cache
+
+    assert post(installed, uninstall_event(installed, clean="0", ts="1466439714")).status_code == 403
+    cache.clear()  # past the confirmation window
+    from sandbox.models import App
+
+    App.objects.update(state=App.State.UNINSTALLED)  # the portal removed the app meanwhile
+    assert post(installed, uninstall_event(installed, clean="0", ts="1466439714")).text == "OK"
+    assert Portal.objects.get().status == Portal.Status.UNINSTALLED
+
+
+@pytest.mark.parametrize("fault_name", ["limit", "down_html", "down_reset"])
+def test_a_portal_that_is_limited_or_down_confirms_no_uninstall(installed: Installed, fault_name: str) -> None:
+    from tests.b24app.conftest import fault
+
+    fault(installed.sandbox, fault=fault_name)
+    response = post(installed, uninstall_event(installed))
+    fault(installed.sandbox, fault="")
+    assert response.status_code == 403
+    assert Portal.objects.get().status == Portal.Status.INSTALLED
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "description"),
+    [
+        (401, "PAYMENT_REQUIRED", "Payment required"),
+        (403, "ACCESS_DENIED", "Access denied!"),
+        (401, "ERROR_OAUTH", "Something else"),
+        (400, "APPLICATION_NOT_FOUND", "Application not found"),
+    ],
+)
+def test_an_answer_that_is_not_the_portals_uninstalled_answer_confirms_nothing(
+    installed: Installed, stub_host: StubHost, status: int, error: str, description: str
+) -> None:
+    """Only 401 APPLICATION_NOT_FOUND, or "Application not installed", confirms (bitrix24-uninstall.md)."""
+    stub_host.answer.update(
+        status=status,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"error": error, "error_description": description}),
+    )
+    Portal.objects.filter(pk=installed.portal.pk).update(client_endpoint=f"{stub_host.url}rest/")
+    response = post(installed, uninstall_event(installed))
+    assert response.status_code == 403
+    assert Portal.objects.get().status == Portal.Status.INSTALLED
+    assert [path for _, path in stub_host.requests] == ["/rest/app.info.json"]
+
+
+@pytest.mark.parametrize(
+    ("error", "description"),
+    [("APPLICATION_NOT_FOUND", "Application not found"), ("ERROR_OAUTH", "Application not installed")],
+)
+def test_the_portals_uninstalled_answers_confirm_an_uninstall(
+    installed: Installed, stub_host: StubHost, error: str, description: str
+) -> None:
+    stub_host.answer.update(
+        status=401,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"error": error, "error_description": description}),
+    )
+    Portal.objects.filter(pk=installed.portal.pk).update(client_endpoint=f"{stub_host.url}rest/")
+    assert post(installed, uninstall_event(installed, clean="0")).text == "OK"
+    assert Portal.objects.get().status == Portal.Status.UNINSTALLED
+
+
+def test_an_expired_stored_token_of_a_removed_app_still_confirms_the_uninstall_without_a_refresh(
+    installed: Installed,
+) -> None:
+    """The portal looks for the app before the token's expiry (protocol §2.7)."""
+    from tests.b24app.conftest import refreshes_spent
+
+    uninstall_quietly()
+    Portal.objects.filter(pk=installed.portal.pk).update(expires_at=None)
+    spent = refreshes_spent()
+    assert post(installed, uninstall_event(installed, clean="0")).text == "OK"
+    assert Portal.objects.get().status == Portal.Status.UNINSTALLED
+    assert refreshes_spent() == spent
+
+
+def uninstall_quietly() -> None:
+    """The app removed on the portal, its ONAPPUNINSTALL lost on the way (events are never retried)."""
+    from sandbox.models import App, EventBinding
+
+    EventBinding.objects.filter(event="ONAPPUNINSTALL").delete()
+    uninstall_on_the_portal(clean=False)
+    assert App.objects.get().state == App.State.UNINSTALLED
+
+
+# --- deal deletion ---------------------------------------------------------------------------------------
+
+
+def live_deal() -> int:
+    from sandbox.models import Deal
+
+    deal = Deal.objects.order_by("id").first()
+    assert deal is not None
+    return int(deal.pk)
+
+
+def test_a_deletion_of_a_live_deal_is_not_dispatched(installed: Installed, received: Received) -> None:
+    deal_id = live_deal()
+    before = len(portal_requests())
+    response = post(installed, deal_event(installed, name="ONCRMDEALDELETE", deal_id=str(deal_id)))
+    assert (response.status_code, response.text) == (403, "Event not accepted")
+    assert received.events == []
+    assert portal_requests()[before:] == ["crm.item.get"]
+
+
+def test_a_deletion_confirmed_by_the_portal_is_dispatched(installed: Installed, received: Received) -> None:
+    response = post(installed, deal_event(installed, name="ONCRMDEALDELETE", deal_id="987654"))
+    assert (response.status_code, response.text) == (200, "OK")
+    assert [(e.name, e.entity_id) for _, e in received.events] == [("ONCRMDEALDELETE", "987654")]
+
+
+def test_forged_deletions_of_one_deal_cost_one_call_and_of_many_deals_at_most_the_budget(
+    installed: Installed, received: Received
+) -> None:
+    from b24app.confirm import CONFIRM_BUDGET
+    from sandbox.models import Deal
+
+    deal_id = live_deal()
+    before = len(portal_requests())
+    for i in range(20):
+        post(installed, deal_event(installed, name="ONCRMDEALDELETE", deal_id=str(deal_id), ts=str(1736405807 + i)))
+    assert portal_requests()[before:] == ["crm.item.get"]
+
+    ids = list(Deal.objects.values_list("id", flat=True)[:40])
+    for deal in ids:
+        post(installed, deal_event(installed, name="ONCRMDEALDELETE", deal_id=str(deal)))
+    assert len(portal_requests()[before:]) == CONFIRM_BUDGET
+    assert received.events == []
 
 
 # --- bad input ---------------------------------------------------------------------------------------------

@@ -745,3 +745,26 @@ def test_item_update_respects_who_may_edit_the_deal(sandbox: SandboxPortal) -> N
     assert error(sandbox.call("crm.item.update", params, user=3)) == (400, "ACCESS_DENIED", "Access denied")
     assert error(sandbox.call("crm.item.update", params, user=5)) == (400, "ACCESS_DENIED", "Access denied")
     assert Deal.objects.get(pk=other.pk).category_id == other.category_id
+
+
+# --- crm.item.get (confirming a deletion) ---------------------------------------------------------
+
+
+def test_item_get_answers_a_deal_as_an_item(sandbox: SandboxPortal) -> None:
+    deal = deal_of(3)
+    item = sandbox.result("crm.item.get", {"entityTypeId": 2, "id": deal.pk}, user=5)["item"]
+    assert item["id"] == deal.pk and item["title"] == deal.title
+
+
+@pytest.mark.parametrize("user", [1, 3, 5], ids=["admin", "rep", "read-only"])
+def test_item_get_of_a_deleted_deal_is_not_found_for_every_user(sandbox: SandboxPortal, user: int) -> None:
+    """Existence is checked before rights (bitrix24-uninstall.md, crm lib/controller/item.php)."""
+    deal = deal_of(4)
+    assert sandbox.result("crm.deal.delete", {"id": deal.pk}, user=1) is True
+    response = sandbox.call("crm.item.get", {"entityTypeId": 2, "id": deal.pk}, user=user)
+    assert error(response) == (400, "NOT_FOUND", "Element not found")
+
+
+def test_item_get_of_another_entity_type_or_without_an_id_is_refused(sandbox: SandboxPortal) -> None:
+    assert error(sandbox.call("crm.item.get", {"entityTypeId": 1031, "id": 1}))[1] == "NOT_FOUND"
+    assert error(sandbox.call("crm.item.get", {"entityTypeId": 2}))[:2] == (400, 100)

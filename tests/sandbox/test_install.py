@@ -137,7 +137,57 @@ def test_uninstall_sends_onappuninstall_without_tokens_and_removes_bindings_and_
     assert not PlacementBinding.objects.exists() and not EventBinding.objects.exists()
     assert not AccessToken.objects.filter(revoked=False).exists()
     assert not RefreshToken.objects.filter(revoked=False).exists()
-    assert sandbox.call("user.current", token=token).status_code == 401
+    answer = sandbox.call("user.current", token=token)
+    assert (answer.status_code, answer.json()) == (
+        401,
+        {"error": "APPLICATION_NOT_FOUND", "error_description": "Application not found"},
+    )
+
+
+def test_after_an_uninstall_every_call_with_the_apps_tokens_is_application_not_found(
+    sandbox: SandboxPortal, settings: Any
+) -> None:
+    """Fresh, expired or spent alike: the portal looks for the app before the token (bitrix24-uninstall.md)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox.models import AccessToken
+
+    app = sandbox.install_app()
+    fresh, expired = sandbox.token(1), sandbox.token(3)
+    AccessToken.objects.filter(token=expired).update(expires_at=timezone.now() - timedelta(hours=2))
+    post(sandbox, f"marketplace/{app.pk}/uninstall/", {"clean": "0"})
+
+    for token in (fresh, expired):
+        for method in ("app.info", "crm.item.get", "batch"):
+            answer = sandbox.call(method, {"entityTypeId": 2, "id": 1, "cmd": {"a": "app.info"}}, token=token)
+            assert answer.status_code == 401
+            assert answer.json() == {"error": "APPLICATION_NOT_FOUND", "error_description": "Application not found"}
+
+
+def test_onappuninstall_is_sent_only_once_the_app_is_gone(
+    sandbox: SandboxPortal, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app may confirm the event with the portal: by delivery time its token is refused."""
+    from sandbox import events as sandbox_events
+    from sandbox.models import EventBinding
+
+    settings.SANDBOX_EVENTS_SYNC = True
+    app = sandbox.install_app()
+    token = sandbox.token(1)
+    EventBinding.objects.create(app=app, event="ONAPPUNINSTALL", handler=f"{sandbox.app_url}b24/events/")
+    seen: list[tuple[str, int, str]] = []
+    real_deliver = sandbox_events.deliver
+
+    def deliver(delivery_id: int) -> None:
+        answer = sandbox.call("app.info", token=token)
+        seen.append((the_app().state, answer.status_code, answer.json().get("error", "")))
+        real_deliver(delivery_id)
+
+    monkeypatch.setattr(sandbox_events, "deliver", deliver)
+    post(sandbox, f"marketplace/{app.pk}/uninstall/", {"clean": "0"})
+    assert seen == [("uninstalled", 401, "APPLICATION_NOT_FOUND")]
 
 
 def test_an_uninstalled_app_can_be_installed_again(sandbox: SandboxPortal) -> None:
