@@ -31,7 +31,7 @@ def row_terms(draw: st.DrawFn) -> RowTerms:
     """Any row a person can enter: the editor's validation bounds, and the portal's precision."""
     price = draw(money_values("0", "99999.99"))
     quantity = draw(st.decimals(min_value=D("0.0001"), max_value=D("10000"), places=4))
-    tax_rate = draw(st.one_of(st.none(), money_values("0", "30")))
+    tax_rate = draw(st.one_of(st.none(), money_values("0", "100")))
     tax_included = draw(st.booleans())
     discount_type = draw(st.sampled_from([PERCENTAGE, MONETARY]))
     if discount_type == PERCENTAGE:
