@@ -191,3 +191,21 @@ def test_a_deal_total_beyond_what_the_portal_stores_is_refused() -> None:
     row = row_prices(parse_row_input({"PRICE": "999999999999", "QUANTITY": "100000"}))
     with pytest.raises(PricingError, match="OPPORTUNITY"):
         deal_totals([row])
+
+
+def test_deal_update_totals_stored_prices_as_they_are_and_productrows_set_in_cents(sandbox: SandboxPortal) -> None:
+    """A row stored with more than cents (an older sandbox, another path): crm.deal.update totals it
+    unrounded (3 × 33.333333 = 99.999999 → 100.00), productrows.set from the cents it prepares
+    (3 × 33.33 = 99.99). docs/sandbox.md, "Price arithmetic"."""
+    from sandbox.models import ProductRow
+
+    deal = new_deal(manual="Y", opportunity="1.00")
+    third = D("33.333333")
+    ProductRow.objects.create(
+        deal=deal, product_name="x", price=third, price_exclusive=third, price_netto=third, price_brutto=third,
+        price_account=D("33.33"), quantity=D(3),
+    )  # fmt: skip
+    sandbox.call("crm.deal.update", {"id": deal.pk, "fields": {"IS_MANUAL_OPPORTUNITY": "N"}})
+    assert deal_amounts(sandbox, deal.pk) == ("100.00", "0.00")
+    set_rows(sandbox, deal.pk, rows_of(sandbox, deal.pk))
+    assert deal_amounts(sandbox, deal.pk) == ("99.99", "0.00")
