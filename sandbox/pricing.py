@@ -1,42 +1,35 @@
-"""Product-row price arithmetic, pure Decimal (deals-api-spec.md §6.1-6.3, rules R5 and R13).
+"""Product-row price arithmetic as Bitrix24's core does it, pure Decimal (bitrix24-pricing.md).
 
-What the fields mean (seed, crm.deal.productrows.set): PRICE is the final price of one unit
-(after the discount, with tax); PRICE_EXCLUSIVE after the discount, without tax; PRICE_NETTO
-before the discount and tax; PRICE_BRUTTO before the discount, with tax. DISCOUNT_SUM is the
-discount of one unit. With t = TAX_RATE (0 when unset) and r = DISCOUNT_RATE (§6.3):
+The REST docs give only the field meanings (deals-api-spec.md §6); the steps below are the core's,
+read from its PHP source (crm `CCrmProductRow::preparePrices` for one row, the sale module's
+basket calculation behind `CCrmSaleHelper::Calculate` for the deal's totals). Every step rounds:
 
-    DISCOUNT_SUM    = PRICE_NETTO * r / 100               type 2 (percentage, the default)
-    DISCOUNT_RATE   = DISCOUNT_SUM / PRICE_NETTO * 100    type 1 (monetary; 0 when NETTO is 0)
-    PRICE_EXCLUSIVE = PRICE_NETTO - DISCOUNT_SUM
-    PRICE_BRUTTO    = PRICE_NETTO * (1 + t/100)
-    PRICE           = PRICE_EXCLUSIVE * (1 + t/100)
+1. PRICE and PRICE_EXCLUSIVE are rounded to 2 places (0 when not sent), QUANTITY to 4 (1 when not
+   sent), TAX_RATE to 2 (null when not sent). TAX_INCLUDED is "Y" only for the string "Y".
+2. PRICE is the anchor and is stored as it is; a row sent without it is stored at 0. When
+   PRICE_EXCLUSIVE is 0 and PRICE is not, PRICE_EXCLUSIVE = round2(PRICE / (1 + TAX_RATE/100)).
+   TAX_INCLUDED changes neither.
+3. A DISCOUNT_TYPE_ID other than 1 or 2 becomes 2 (percent) and the DISCOUNT_RATE sent is dropped.
+4. Percent: DISCOUNT_RATE is required (rounded to 2); at 100 % a non-empty DISCOUNT_SUM is too.
+   A DISCOUNT_SUM sent wins (rounded to 2); else round2(100·EXCL/(100 − RATE) − EXCL).
+5. Absolute: DISCOUNT_SUM is required (rounded to 2). A DISCOUNT_RATE sent wins (rounded to 2);
+   else round2(100·SUM/(EXCL + SUM)), 0 when EXCL + SUM is 0.
+6. PRICE_NETTO: the value sent, else EXCL + SUM; rounded to 2. Nothing checks it against the rest.
+7. PRICE_BRUTTO: the value sent (rounded to 2), else round2(NETTO × (1 + TAX_RATE/100)) with NETTO
+   as sent (unrounded) or EXCL + SUM.
 
-The docs are silent on the rest (§13 #13); the choices made here:
+Deal totals (VAT mode), one basket line a row: the line's price is PRICE when TAX_INCLUDED is Y,
+else PRICE_EXCLUSIVE; r = TAX_RATE/100 (no VAT when TAX_RATE is null); roundEx(x) = round2(x + 1e-6):
 
-* PRICE wins. The first price field sent, in the order PRICE, PRICE_EXCLUSIVE, PRICE_NETTO,
-  PRICE_BRUTTO, is the authority and the others are derived from it; a value sent for them is
-  ignored, so the four always agree. One exception keeps detail: when the row derived from another
-  price field sent along (tried in the order PRICE_NETTO, PRICE_EXCLUSIVE, PRICE_BRUTTO) matches
-  every price and discount value sent to the cent, that row is used instead - so a client that
-  sends back the rows it read (all values in cents) changes nothing. PRICE first because it is the
-  documented input with a default (0.0) and what deal totals are made of; nothing sent means 0.
-* TAX_INCLUDED never changes the arithmetic: PRICE is the final price with tax whatever the flag
-  says ("final cost per unit"; Bitrix's own CCrmProductRow::preparePrices ignores the flag too).
-  The flag is stored and echoed back.
-* At a 100 % discount PRICE is necessarily 0, so the list price comes from DISCOUNT_SUM, which is
-  why the portal requires it then (the documented error). DISCOUNT_SUM sent with type 2 is
-  otherwise ignored, and DISCOUNT_RATE sent with type 1 too: each type derives the other value.
-* An unknown DISCOUNT_TYPE_ID counts as not sent (type 2, the documented default); "type 2
-  without a rate" is only an error when DISCOUNT_TYPE_ID 2 is sent explicitly (§6.1).
-* Sanity limits the docs do not have, so nonsense gets an error instead of a broken row:
-  prices, sums and quantities must be finite numbers below 1e15 (quantities 1e9), DISCOUNT_RATE
-  (type 2) and TAX_RATE between 0 and 100. Negative prices and quantities are allowed (credit
-  rows); Bitrix's own code does not refuse them either.
-* Precision: prices are computed exactly and kept to 6 decimals; DISCOUNT_RATE and DISCOUNT_SUM
-  as sent are rounded to 2, QUANTITY to 4, TAX_RATE to 2, as the portal rounds them. Per-unit
-  prices are shown rounded to cents, and deal totals are made of those cent prices -
-  OPPORTUNITY = Σ PRICE×QUANTITY, TAX_VALUE = Σ (PRICE−PRICE_EXCLUSIVE)×QUANTITY, each rounded
-  half-up to 2 places at the end - so they match the rows a client reads.
+    line VAT   = roundEx(price × qty × r)              tax not included
+               = roundEx(price × qty × r / (1 + r))    tax included
+    line total = roundEx(price × qty) (+ line VAT when the tax is not included)
+    OPPORTUNITY = Σ line total;  TAX_VALUE = Σ line VAT
+
+Choices where neither the docs nor the stored source settle it (docs/sandbox.md, "Price
+arithmetic"): TAX_INCLUDED "y" or JSON true count as "N", as the PHP comparison does; rates
+outside 0-100 and absurd magnitudes get an error instead of a row the core would store; PHP's
+float rounding is modelled as exact decimal rounding, half away from zero.
 """
 
 from __future__ import annotations
@@ -45,7 +38,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from enum import Enum
 from typing import Any
 
 PERCENTAGE = 2
@@ -55,8 +47,9 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")  # ProductRow keeps prices to 6 places
+MICRO = Decimal("0.000001")
 QUANTITY_STEP = Decimal("0.0001")
+ROUND_EX_NUDGE = Decimal("0.000001")  # the sale module's roundEx adds this before rounding
 
 MAX_AMOUNT = Decimal("1e15")
 MAX_QUANTITY = Decimal("1e9")
@@ -92,16 +85,9 @@ class PricingError(ValueError):
         self.message = message
 
 
-class Anchor(Enum):
-    PRICE = "PRICE"
-    PRICE_EXCLUSIVE = "PRICE_EXCLUSIVE"
-    PRICE_NETTO = "PRICE_NETTO"
-    PRICE_BRUTTO = "PRICE_BRUTTO"
-
-
 @dataclass(frozen=True)
 class RowInput:
-    """The price part of one row as sent; None means "not sent"."""
+    """The price part of one row as sent; None means "not sent" (PHP's isset)."""
 
     price: Decimal | None = None
     price_exclusive: Decimal | None = None
@@ -114,21 +100,10 @@ class RowInput:
     tax_rate: Decimal | None = None
     tax_included: bool = False
 
-    def anchor(self) -> tuple[Anchor, Decimal]:
-        for anchor, value in (
-            (Anchor.PRICE, self.price),
-            (Anchor.PRICE_EXCLUSIVE, self.price_exclusive),
-            (Anchor.PRICE_NETTO, self.price_netto),
-            (Anchor.PRICE_BRUTTO, self.price_brutto),
-        ):
-            if value is not None:
-                return anchor, value
-        return Anchor.PRICE, ZERO
-
 
 @dataclass(frozen=True)
 class RowPrices:
-    """Every price field of a row, consistent with each other, at storage precision."""
+    """A row's price fields as the core stores them (each already rounded as step 1-7 say)."""
 
     price: Decimal
     price_exclusive: Decimal
@@ -147,12 +122,20 @@ class RowPrices:
         return cents(self.price)
 
     @property
-    def total(self) -> Decimal:
-        return cents(self.price) * self.quantity
+    def basket_price(self) -> Decimal:
+        """The unit price of the row's basket line: with tax when it is included, else without."""
+        return self.price if self.tax_included else self.price_exclusive
 
     @property
     def tax(self) -> Decimal:
-        return (cents(self.price) - cents(self.price_exclusive)) * self.quantity
+        """The line's VAT, in cents (0 without a tax rate)."""
+        return line_vat(self.basket_price, self.quantity, self.tax_rate, included=self.tax_included)
+
+    @property
+    def total(self) -> Decimal:
+        """What the line adds to OPPORTUNITY, in cents: its amount, plus VAT when not included."""
+        amount = round_ex(self.basket_price * self.quantity)
+        return amount if self.tax_included else amount + self.tax
 
 
 @dataclass(frozen=True)
@@ -162,11 +145,25 @@ class DealTotals:
 
 
 def cents(value: Decimal) -> Decimal:
+    """PHP's round($x, 2): half away from zero (ROUND_HALF_UP in Decimal's terms)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def micro(value: Decimal) -> Decimal:
     return value.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def round_ex(value: Decimal) -> Decimal:
+    """The sale module's roundEx($x, 2): a millionth added before rounding to cents."""
+    return cents(value + ROUND_EX_NUDGE)
+
+
+def line_vat(price: Decimal, quantity: Decimal, tax_rate: Decimal | None, *, included: bool) -> Decimal:
+    if tax_rate is None:
+        return ZERO
+    rate = tax_rate / HUNDRED
+    amount = price * quantity * rate
+    return round_ex(amount / (ONE + rate) if included else amount)
 
 
 # --- Reading a row as sent --------------------------------------------------------------------
@@ -196,14 +193,18 @@ def parse_number(value: Any, field: str) -> Decimal | None:
 
 
 def parse_discount_type(value: Any) -> int | None:
+    """1 or 2 (PHP intval of what was sent); anything else is "no valid type" (step 3)."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else value
     text = str(value).strip()
     return int(text) if text in ("1", "2") else None
 
 
 def parse_yes(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().upper() == "Y")
+    """preparePrices compares TAX_INCLUDED with the string "Y" exactly (step 1)."""
+    return value == "Y"
 
 
 def parse_row_input(raw: Mapping[str, Any]) -> RowInput:
@@ -235,139 +236,75 @@ def parse_row_input(raw: Mapping[str, Any]) -> RowInput:
     )
 
 
-# --- Computing a row ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Terms:
-    """What a row's prices are derived with: its discount, tax and quantity, validated."""
-
-    discount_type: int
-    rate: Decimal  # percentage discounts; monetary ones derive it
-    discount_sum: Decimal  # monetary discounts and 100 % ones; percentage ones derive it
-    tax_rate: Decimal | None
-    quantity: Decimal
-    tax_included: bool
-
-    @property
-    def factor(self) -> Decimal:
-        return ONE + (self.tax_rate or ZERO) / HUNDRED
-
-    @property
-    def full_discount(self) -> bool:
-        return self.discount_type == PERCENTAGE and self.rate == HUNDRED
-
-
-BASES = (Anchor.PRICE_NETTO, Anchor.PRICE_EXCLUSIVE, Anchor.PRICE_BRUTTO)
+# --- One row: CCrmProductRow::preparePrices --------------------------------------------------------
 
 
 def row_prices(row: RowInput) -> RowPrices:
-    """All price fields of a row from what was sent; raises PricingError as the portal would."""
-    discount_type = row.discount_type_id or PERCENTAGE
-    rate = _checked_rate(row, discount_type)
-    terms = _Terms(
-        discount_type=discount_type,
-        rate=rate,
-        discount_sum=_checked_sum(row, discount_type, rate),
-        tax_rate=_checked_tax_rate(row.tax_rate),
-        quantity=(ONE if row.quantity is None else row.quantity).quantize(QUANTITY_STEP, ROUND_HALF_UP),
+    """The row as the core stores it, steps 1-7; raises PricingError where the core refuses it."""
+    price = cents(row.price) if row.price is not None else ZERO
+    exclusive = cents(row.price_exclusive) if row.price_exclusive is not None else ZERO
+    quantity = (row.quantity if row.quantity is not None else ONE).quantize(QUANTITY_STEP, ROUND_HALF_UP)
+    tax_rate = _checked_tax_rate(row.tax_rate)
+    factor = ONE + (tax_rate or ZERO) / HUNDRED
+    if exclusive == ZERO and price != ZERO:
+        exclusive = cents(price / factor)
+    discount_type, sent_rate = row.discount_type_id, row.discount_rate
+    if discount_type is None:
+        discount_type, sent_rate = PERCENTAGE, ZERO
+    if discount_type == PERCENTAGE:
+        rate, discount_sum = _percentage(exclusive, sent_rate, row.discount_sum)
+    else:
+        rate, discount_sum = _absolute(exclusive, sent_rate, row.discount_sum)
+    netto = row.price_netto if row.price_netto is not None else exclusive + discount_sum
+    brutto = row.price_brutto if row.price_brutto is not None else netto * factor
+    result = RowPrices(
+        price=price,
+        price_exclusive=exclusive,
+        price_netto=cents(netto),
+        price_brutto=cents(brutto),
+        quantity=quantity,
+        discount_type_id=discount_type,
+        discount_rate=rate,
+        discount_sum=discount_sum,
+        tax_rate=tax_rate,
         tax_included=row.tax_included,
     )
-    authority, value = row.anchor()
-    result = derive(terms, authority, value)
-    sent = _sent_fields(row, terms)
-    for base in BASES:
-        base_value = sent.get(base.value.lower())
-        if base is authority or base_value is None:
-            continue
-        try:
-            candidate = derive(terms, base, base_value)
-        except PricingError:
-            continue
-        if all(cents(getattr(candidate, name)) == cents(amount) for name, amount in sent.items()):
-            # A finer field agrees with everything sent, to the cent: keep the detail it carries.
-            return candidate
+    for name in ("price_netto", "price_brutto", "discount_rate", "discount_sum"):
+        if abs(getattr(result, name)) >= MAX_AMOUNT:
+            field = name.upper()
+            raise PricingError(f"{TITLES[field]} ({field}) is out of range.")
     return result
 
 
-def _sent_fields(row: RowInput, terms: _Terms) -> dict[str, Decimal]:
-    """The RowPrices attributes the caller sent a value for (the derived discount value too)."""
-    derived_discount = "discount_sum" if terms.discount_type == PERCENTAGE else "discount_rate"
-    names = ("price", "price_exclusive", "price_netto", "price_brutto", derived_discount)
-    return {name: value for name in names if (value := getattr(row, name)) is not None}
+def _percentage(exclusive: Decimal, sent_rate: Decimal | None, sent_sum: Decimal | None) -> tuple[Decimal, Decimal]:
+    """Step 4 (Bitrix\\Crm\\Discount::calculateDiscountSum when no sum is sent)."""
+    if sent_rate is None:
+        raise PricingError(RATE_REQUIRED)
+    rate = _checked_rate(sent_rate)
+    if rate == HUNDRED and not sent_sum:
+        # PHP empty(): a zero sum is as good as none, and nothing else gives the list price.
+        raise PricingError(SUM_REQUIRED_AT_100)
+    if sent_sum is not None:
+        return rate, cents(sent_sum)
+    return rate, cents(HUNDRED * exclusive / (HUNDRED - rate) - exclusive)
 
 
-def derive(terms: _Terms, anchor: Anchor, value: Decimal) -> RowPrices:
-    """Every price field from one of them (the formulas of the module docstring)."""
-    factor, rate, discount_sum = terms.factor, terms.rate, terms.discount_sum
-    percentage = terms.discount_type == PERCENTAGE
-    if anchor in (Anchor.PRICE_NETTO, Anchor.PRICE_BRUTTO):
-        netto = value if anchor is Anchor.PRICE_NETTO else value / factor
-        if percentage:
-            discount_sum = netto * rate / HUNDRED
-        exclusive = netto - discount_sum
-    else:
-        exclusive = value if anchor is Anchor.PRICE_EXCLUSIVE else value / factor
-        if terms.full_discount:
-            # PRICE can only be 0 here; the list price is what DISCOUNT_SUM says it was.
-            netto, exclusive = discount_sum, ZERO
-        elif percentage:
-            netto = exclusive / (ONE - rate / HUNDRED)
-            discount_sum = netto * rate / HUNDRED
-        else:
-            netto = exclusive + discount_sum
-    if not percentage:
-        rate = discount_sum / netto * HUNDRED if netto else ZERO
-    price = value if anchor is Anchor.PRICE and not terms.full_discount else exclusive * factor
-    brutto = value if anchor is Anchor.PRICE_BRUTTO else netto * factor
-    fields = {
-        "PRICE": price,
-        "PRICE_EXCLUSIVE": exclusive,
-        "PRICE_NETTO": netto,
-        "PRICE_BRUTTO": brutto,
-        "DISCOUNT_SUM": discount_sum,
-        "DISCOUNT_RATE": rate,
-    }
-    for name, amount in fields.items():
-        if abs(amount) >= MAX_AMOUNT:
-            raise PricingError(f"{TITLES[name]} ({name}) is out of range.")
-    return RowPrices(
-        price=micro(price),
-        price_exclusive=micro(exclusive),
-        price_netto=micro(netto),
-        price_brutto=micro(brutto),
-        quantity=terms.quantity,
-        discount_type_id=terms.discount_type,
-        discount_rate=micro(rate),
-        discount_sum=micro(discount_sum),
-        tax_rate=terms.tax_rate,
-        tax_included=terms.tax_included,
-    )
+def _absolute(exclusive: Decimal, sent_rate: Decimal | None, sent_sum: Decimal | None) -> tuple[Decimal, Decimal]:
+    """Step 5 (Discount::calculateDiscountRate when no rate is sent)."""
+    if sent_sum is None:
+        raise PricingError(SUM_REQUIRED)
+    discount_sum = cents(sent_sum)
+    if sent_rate is not None:
+        return _checked_rate(sent_rate), discount_sum
+    before = exclusive + discount_sum
+    return (cents(HUNDRED * discount_sum / before) if before else ZERO), discount_sum
 
 
-def _checked_rate(row: RowInput, discount_type: int) -> Decimal:
-    if discount_type != PERCENTAGE:
-        return ZERO  # derived from the sum later
-    if row.discount_rate is None:
-        if row.discount_type_id == PERCENTAGE:
-            raise PricingError(RATE_REQUIRED)
-        return ZERO
-    if not ZERO <= row.discount_rate <= HUNDRED:
+def _checked_rate(rate: Decimal) -> Decimal:
+    # Not a check of the core's (it has none): a rate over 100 % makes no row anyone means.
+    if not ZERO <= rate <= HUNDRED:
         raise PricingError("Discount Rate (DISCOUNT_RATE) must be between 0 and 100.")
-    return cents(row.discount_rate)
-
-
-def _checked_sum(row: RowInput, discount_type: int, rate: Decimal) -> Decimal:
-    if discount_type == MONETARY:
-        if row.discount_sum is None:
-            raise PricingError(SUM_REQUIRED)
-        return cents(row.discount_sum)
-    if rate == HUNDRED:
-        # The portal tests PHP empty(): a zero sum is as good as none.
-        if not row.discount_sum:
-            raise PricingError(SUM_REQUIRED_AT_100)
-        return cents(row.discount_sum)
-    return ZERO  # derived from the rate later
+    return cents(rate)
 
 
 def _checked_tax_rate(tax_rate: Decimal | None) -> Decimal | None:
@@ -375,17 +312,33 @@ def _checked_tax_rate(tax_rate: Decimal | None) -> Decimal | None:
         return None
     if not ZERO <= tax_rate <= HUNDRED:
         raise PricingError("Tax Rate (TAX_RATE) must be between 0 and 100.")
-    return tax_rate.quantize(CENT, rounding=ROUND_HALF_UP)
+    return cents(tax_rate)
 
 
-# --- Deal totals -------------------------------------------------------------------------------
+def stored_row_prices(row: Any) -> RowPrices:
+    """A stored row (anything with the model's attribute names) as RowPrices, values as stored."""
+    return RowPrices(
+        price=Decimal(row.price),
+        price_exclusive=Decimal(row.price_exclusive),
+        price_netto=Decimal(row.price_netto),
+        price_brutto=Decimal(row.price_brutto),
+        quantity=Decimal(row.quantity),
+        discount_type_id=int(row.discount_type_id),
+        discount_rate=Decimal(row.discount_rate),
+        discount_sum=Decimal(row.discount_sum),
+        tax_rate=None if row.tax_rate is None else Decimal(row.tax_rate),
+        tax_included=row.tax_included in (True, "Y"),
+    )
+
+
+# --- Deal totals: the sale module's basket calculation ---------------------------------------------
 
 
 def deal_totals(rows: Iterable[RowPrices]) -> DealTotals:
-    """OPPORTUNITY and TAX_VALUE of a deal made of `rows` (rule R5)."""
+    """OPPORTUNITY and TAX_VALUE of a deal made of `rows`: the sums of the basket lines."""
     rows = list(rows)
-    opportunity = cents(sum((row.total for row in rows), ZERO))
-    tax_value = cents(sum((row.tax for row in rows), ZERO))
+    opportunity = sum((row.total for row in rows), ZERO)
+    tax_value = sum((row.tax for row in rows), ZERO)
     if abs(opportunity) >= MAX_TOTAL or abs(tax_value) >= MAX_TOTAL:
         raise PricingError("The deal amount (OPPORTUNITY) is out of range.")
-    return DealTotals(opportunity=opportunity, tax_value=tax_value)
+    return DealTotals(opportunity=cents(opportunity), tax_value=cents(tax_value))

@@ -573,15 +573,19 @@ def _row(rng: random.Random, deal: Deal, source: _RowSource, *, row_id: int, sor
         tax_rate = _weighted(rng, ((None, 2), (Decimal(10), 1), (Decimal(20), 1)))
         tax_included = rng.choice("YN")
     discount_type_id, discount_rate, discount_sum = _discount(rng, netto, deal.currency_id)
-    # The same arithmetic as crm.deal.productrows.set, so seeded rows read back exactly.
+    # The same arithmetic as crm.deal.productrows.set, so seeded rows read back exactly. PRICE is
+    # the core's only anchor: the final price of the list price after the discount, with tax.
+    factor = 1 + (tax_rate or 0) / Decimal(100)
+    off = discount_sum if discount_type_id == 1 else netto * discount_rate / Decimal(100)
+    exclusive = netto - off
     prices = pricing.row_prices(
         pricing.parse_row_input(
             {
-                "PRICE_NETTO": str(netto),
+                "PRICE": str(pricing.cents(exclusive * factor)),
                 "QUANTITY": str(_quantity(rng, source)),
                 "DISCOUNT_TYPE_ID": discount_type_id,
-                "DISCOUNT_RATE": str(discount_rate),
-                "DISCOUNT_SUM": str(discount_sum),
+                "DISCOUNT_RATE": None if discount_type_id == 1 else str(discount_rate),
+                "DISCOUNT_SUM": str(discount_sum) if discount_type_id == 1 else None,
                 "TAX_RATE": None if tax_rate is None else str(tax_rate),
                 "TAX_INCLUDED": tax_included,
             }
@@ -640,12 +644,10 @@ def _set_amounts(deal: Deal, rows: list[ProductRow], typed_amounts: Iterator[str
     if not rows:
         deal.opportunity = Decimal(next(typed_amounts))
         return
-    # Deal totals are made of the cent prices a client reads back (sandbox.pricing.deal_totals).
-    total = sum((pricing.cents(row.price) * row.quantity for row in rows), Decimal(0))
-    tax = sum(
-        ((pricing.cents(row.price) - pricing.cents(row.price_exclusive)) * row.quantity for row in rows), Decimal(0)
-    )
-    deal.tax_value = tax.quantize(CENT, ROUND_HALF_UP)
+    # The core's basket calculation over the stored rows (sandbox.pricing.deal_totals).
+    totals = pricing.deal_totals(pricing.stored_row_prices(row) for row in rows)
+    total = totals.opportunity
+    deal.tax_value = totals.tax_value
     if deal.id in data.DEALS_WITH_MANUAL_OPPORTUNITY:
         # A negotiated round figure (about 10 % off the rows, to the hundred), typed over the total.
         deal.is_manual_opportunity = "Y"

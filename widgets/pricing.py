@@ -1,28 +1,24 @@
-"""Product-row arithmetic, pure Decimal (deals-api-spec.md §6.1-6.3 and rule R5).
+"""Product-row arithmetic as Bitrix24 stores it, pure Decimal: one module for the editor, the
+footer and the save (reference bitrix24-pricing.md; the fields' meanings are deals-api-spec.md §6).
 
-What the wire fields mean: PRICE is the final price of one unit (after the discount, with tax);
-PRICE_EXCLUSIVE after the discount, without tax; PRICE_NETTO before the discount and tax;
-PRICE_BRUTTO before the discount, with tax; DISCOUNT_SUM is the discount of one unit, before tax.
-With t = TAX_RATE (0 when there is none) and r = DISCOUNT_RATE:
+What the portal does with a row it is sent (`CCrmProductRow::preparePrices`), in our words:
+PRICE (rounded to cents) is the anchor and is stored as sent; PRICE_EXCLUSIVE is stored as sent,
+or round2(PRICE / (1 + t/100)) when it is 0; with a percent discount a DISCOUNT_SUM sent wins over
+the one the rate gives, with an absolute one a DISCOUNT_RATE sent wins; PRICE_NETTO and
+PRICE_BRUTTO are stored as sent. `stored_prices` is that rule, for what we send.
 
-    DISCOUNT_SUM    = PRICE_NETTO * r / 100               percentage discount (type 2)
-    DISCOUNT_RATE   = DISCOUNT_SUM / PRICE_NETTO * 100    monetary discount (type 1; 0 when NETTO is 0)
-    PRICE_EXCLUSIVE = PRICE_NETTO - DISCOUNT_SUM
-    PRICE_BRUTTO    = PRICE_NETTO * (1 + t/100)
-    PRICE           = PRICE_EXCLUSIVE * (1 + t/100)
+What the deal then says (the sale module's basket): each row is a line priced at PRICE when the
+tax is included, else at PRICE_EXCLUSIVE; roundEx(x) = round2(x + 0.000001);
+line VAT = roundEx(price × qty × r) (or × r/(1 + r) when included), r = t/100, none without a
+rate; line total = roundEx(price × qty), plus its VAT when not included. OPPORTUNITY is the sum of
+line totals, TAX_VALUE the sum of line VAT. `totals` is that sum, so the footer is what the deal
+will hold.
 
-The person types the unit price before the discount, as Bitrix24's own product editor shows it:
-PRICE_NETTO when "tax included" is off, PRICE_BRUTTO when it is on (then NETTO = BRUTTO / (1 + t/100)).
-That typed value is the anchor every other price is derived from, in the order written above.
-
-Precision, chosen to agree with what the portal stores and reports:
-
-* the typed inputs are rounded as the portal rounds them: prices, discounts and the tax rate to
-  2 places, the quantity to 4;
-* derived prices are exact Decimal operations (28 significant digits), kept to 6 places;
-* a row is worth cents(PRICE) x QUANTITY; the deal's amount (OPPORTUNITY) is the sum of the rows,
-  its tax (TAX_VALUE) the sum of (cents(PRICE) - cents(PRICE_EXCLUSIVE)) x QUANTITY, each rounded
-  half-up to cents at the end.
+What the person types is the unit price before the discount as Bitrix24's own editor shows it
+(PRICE_NETTO, or PRICE_BRUTTO with the tax included), the discount (a rate, or an amount off one
+unit before tax) and the tax. `unit_prices` turns that into every price field, in cents, so
+that the portal's rules keep each of them as sent: the row read back after a save shows the same
+numbers in every cell, and its totals are the ones shown before saving.
 
 No Django in here: the editor, the save and the tests share it.
 """
@@ -40,8 +36,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
 QUANTITY_STEP = Decimal("0.0001")
+ROUND_EX_NUDGE = Decimal("0.000001")
 
 # Bounds the editor enforces, well inside what the portal stores (DECIMAL(18,2) deal amounts).
 MAX_PRICE = Decimal("1e12")
@@ -54,11 +50,13 @@ RATE_PLACES = 2
 
 
 def cents(value: Decimal) -> Decimal:
+    """PHP's round($x, 2): half away from zero."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def micro(value: Decimal) -> Decimal:
-    return value.quantize(MICRO, rounding=ROUND_HALF_UP)
+def round_ex(value: Decimal) -> Decimal:
+    """The sale module's roundEx($x, 2): a millionth is added before rounding."""
+    return cents(value + ROUND_EX_NUDGE)
 
 
 def quantity_of(value: Decimal) -> Decimal:
@@ -71,6 +69,10 @@ def places(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def tax_factor(tax_rate: Decimal | None) -> Decimal:
+    return ONE + (ZERO if tax_rate is None else cents(tax_rate)) / HUNDRED
+
+
 @dataclass(frozen=True)
 class RowTerms:
     """What a person sets on a row, apart from its name and unit."""
@@ -78,7 +80,7 @@ class RowTerms:
     price: Decimal  # unit price before the discount: NETTO, or BRUTTO when tax_included
     quantity: Decimal = ONE
     discount_type: int = PERCENTAGE
-    discount: Decimal = ZERO  # the rate in % (PERCENTAGE) or the amount off one unit (MONETARY)
+    discount: Decimal = ZERO  # the rate in % (PERCENTAGE) or the amount off one unit before tax (MONETARY)
     tax_rate: Decimal | None = None
     tax_included: bool = False
 
@@ -88,18 +90,18 @@ class RowTerms:
 
     @property
     def factor(self) -> Decimal:
-        return ONE + (self.tax or ZERO) / HUNDRED
+        return tax_factor(self.tax_rate)
 
     @property
     def netto(self) -> Decimal:
-        """The unit price before discount and tax, exactly."""
+        """The unit price before discount and tax, in cents, as it will be stored."""
         price = cents(self.price)
-        return price / self.factor if self.tax_included else price
+        return cents(price / self.factor) if self.tax_included else price
 
 
 @dataclass(frozen=True)
 class UnitPrices:
-    """Every price field of one unit, consistent with each other, to 6 places."""
+    """Every price field of one unit as the portal stores it (cents)."""
 
     price: Decimal
     price_exclusive: Decimal
@@ -109,54 +111,99 @@ class UnitPrices:
     discount_sum: Decimal
 
 
+def stored_prices(sent: UnitPrices, *, discount_type: int, tax_rate: Decimal | None) -> UnitPrices:
+    """What the portal keeps of a row sent with every price field (bitrix24-pricing.md steps 1-7).
+
+    Sent with all six values, only PRICE_EXCLUSIVE can change: the core recomputes it when it is
+    0 and PRICE is not. The discount value that is not the type's own is kept as sent because it
+    is sent (steps 4 and 5), and NETTO and BRUTTO because they are (steps 6 and 7).
+    """
+    price = cents(sent.price)
+    exclusive = cents(sent.price_exclusive)
+    if exclusive == ZERO and price != ZERO:
+        exclusive = cents(price / tax_factor(tax_rate))
+    return UnitPrices(
+        price=price,
+        price_exclusive=exclusive,
+        price_netto=cents(sent.price_netto),
+        price_brutto=cents(sent.price_brutto),
+        discount_rate=cents(sent.discount_rate),
+        discount_sum=cents(sent.discount_sum),
+    )
+
+
 def unit_prices(terms: RowTerms) -> UnitPrices:
+    """The row a person means, as the portal will store it when sent every field of it.
+
+    Without the tax included, the typed price is NETTO and the money follows from it:
+    EXCLUSIVE = NETTO − DISCOUNT_SUM, PRICE = round2(EXCLUSIVE × (1 + t)). With the tax included
+    the typed price is BRUTTO and PRICE is worked from it directly (round2(BRUTTO × (1 − rate))
+    or round2(BRUTTO − amount × (1 + t))), so a row with no discount costs exactly what was typed;
+    EXCLUSIVE is then round2(PRICE / (1 + t)), as the core itself would make it.
+    """
     factor = terms.factor
     typed = cents(terms.price)
+    monetary = terms.discount_type == MONETARY
     netto = terms.netto
-    if terms.discount_type == MONETARY:
-        discount_sum = cents(terms.discount)
+    brutto = typed if terms.tax_included else cents(netto * factor)
+    rate = ZERO if monetary else cents(terms.discount)
+    discount_sum = cents(terms.discount) if monetary else cents(netto * rate / HUNDRED)
+    if terms.tax_included:
+        price = cents(brutto - discount_sum * factor) if monetary else cents(brutto * (HUNDRED - rate) / HUNDRED)
+        if price <= ZERO:  # an amount off a whole net price may overshoot the gross one by a cent
+            price = ZERO.quantize(CENT)
+        exclusive = cents(price / factor)
+        if not monetary:
+            discount_sum = netto - exclusive
     else:
-        rate = cents(terms.discount)
-        discount_sum = netto * rate / HUNDRED
-    exclusive = netto - discount_sum
-    if terms.discount_type == MONETARY:
-        rate = discount_sum / netto * HUNDRED if netto else ZERO
-    price = exclusive * factor
-    brutto = typed if terms.tax_included else netto * factor
-    return UnitPrices(
-        price=micro(price),
-        price_exclusive=micro(exclusive),
-        price_netto=micro(netto),
-        price_brutto=micro(brutto),
-        discount_rate=micro(rate),
-        discount_sum=micro(discount_sum),
-    )
+        exclusive = netto - discount_sum
+        price = cents(exclusive * factor)
+    if monetary:
+        rate = cents(HUNDRED * discount_sum / netto) if netto else ZERO
+    sent = UnitPrices(price, exclusive, netto, brutto, rate, discount_sum)
+    return stored_prices(sent, discount_type=terms.discount_type, tax_rate=terms.tax_rate)
 
 
 @dataclass(frozen=True)
 class PricedRow:
-    """A row's unit prices and quantity: all the totals need."""
+    """A row as the deal's basket sees it: its stored prices, quantity and tax."""
 
     prices: UnitPrices
     quantity: Decimal
+    tax_rate: Decimal | None = None
+    tax_included: bool = False
 
     @property
-    def total(self) -> Decimal:
-        """What the row adds to the deal's amount (not rounded: the deal rounds its sum)."""
-        return cents(self.prices.price) * quantity_of(self.quantity)
+    def basket_price(self) -> Decimal:
+        return self.prices.price if self.tax_included else self.prices.price_exclusive
+
+    @property
+    def amount(self) -> Decimal:
+        return self.basket_price * quantity_of(self.quantity)
 
     @property
     def tax(self) -> Decimal:
-        return (cents(self.prices.price) - cents(self.prices.price_exclusive)) * quantity_of(self.quantity)
+        """The line's VAT, in cents: what it adds to TAX_VALUE."""
+        if self.tax_rate is None:
+            return ZERO
+        rate = cents(self.tax_rate) / HUNDRED
+        return round_ex(self.amount * rate / (ONE + rate) if self.tax_included else self.amount * rate)
+
+    @property
+    def total(self) -> Decimal:
+        """The line's total, in cents: what it adds to OPPORTUNITY."""
+        amount = round_ex(self.amount)
+        return amount if self.tax_included else amount + self.tax
 
     @property
     def discount(self) -> Decimal:
-        return (cents(self.prices.price_netto) - cents(self.prices.price_exclusive)) * quantity_of(self.quantity)
+        """The discount over the whole line, before tax, in cents."""
+        return cents(self.prices.discount_sum * quantity_of(self.quantity))
 
 
 @dataclass(frozen=True)
 class Totals:
-    """The footer: subtotal - discount + tax = total, in the deal's currency."""
+    """The footer. `total` is the deal's OPPORTUNITY and `tax` its TAX_VALUE once saved."""
 
     subtotal: Decimal  # before discounts, without tax
     discount: Decimal
@@ -166,13 +213,9 @@ class Totals:
 
 def totals(rows: Iterable[PricedRow]) -> Totals:
     rows = list(rows)
-    total = cents(sum((row.total for row in rows), ZERO))
-    tax = cents(sum((row.tax for row in rows), ZERO))
-    discount = cents(sum((row.discount for row in rows), ZERO))
-    # Derived rather than summed on its own, so the footer always adds up to the cent.
+    total = sum((row.total for row in rows), ZERO)
+    tax = sum((row.tax for row in rows), ZERO)
+    discount = sum((row.discount for row in rows), ZERO)
+    # The portal stores no subtotal; the one shown is what is left of the total without its tax
+    # and before the discount, so the four lines of the footer add up.
     return Totals(subtotal=total - tax + discount, discount=discount, tax=tax, total=total)
-
-
-def row_total(prices: UnitPrices, quantity: Decimal) -> Decimal:
-    """A row's own total as shown in its last cell, in cents."""
-    return cents(PricedRow(prices, quantity).total)

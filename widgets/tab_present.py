@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext as _
 
 from widgets import pricing
-from widgets.pricing import PricedRow
 from widgets.tab_forms import RowDraft
 from widgets.tab_money import CurrencyFormat, plain
 from widgets.tab_signing import state_sign
-from widgets.tab_state import Bases, EditorRow, TabState, WireRow, bases_of, row_prices, rows_wire
+from widgets.tab_state import Bases, EditorRow, TabState, WireRow, bases_of, priced_row, rows_wire
 
 if TYPE_CHECKING:
     from widgets.contacts_present import ContactsView
@@ -152,7 +151,6 @@ def _tax_text(rate: Decimal | None, included: bool, fmt: CurrencyFormat) -> str:
 
 def plain_row(row: EditorRow, bases: Bases, fmt: CurrencyFormat) -> PlainRow:
     terms = row.terms
-    prices = row_prices(row, bases)
     quantity = plain(terms.quantity, places=-1, dec_point=fmt.dec_point)
     return PlainRow(
         name=row.name,
@@ -160,17 +158,20 @@ def plain_row(row: EditorRow, bases: Bases, fmt: CurrencyFormat) -> PlainRow:
         price=fmt.money(terms.price),
         discount=_discount_text(terms.discount_type, terms.discount, fmt),
         tax=_tax_text(terms.tax_rate, terms.tax_included, fmt),
-        total=fmt.money(pricing.row_total(prices, terms.quantity)),
+        total=fmt.money(priced_row(row, bases).total),
     )
 
 
+def _totals(rows: list[EditorRow], bases: Bases) -> pricing.Totals:
+    return pricing.totals(priced_row(row, bases) for row in rows)
+
+
 def _total(rows: list[EditorRow], bases: Bases) -> Decimal:
-    priced = [PricedRow(row_prices(row, bases), row.terms.quantity) for row in rows]
-    return pricing.totals(priced).total
+    return _totals(rows, bases).total
 
 
 def footer_of(rows: list[EditorRow], bases: Bases, fmt: CurrencyFormat, *, partial: bool) -> Footer:
-    result = pricing.totals(PricedRow(row_prices(row, bases), row.terms.quantity) for row in rows)
+    result = _totals(rows, bases)
     return Footer(
         subtotal=fmt.money(result.subtotal),
         discount=fmt.money(result.discount),
@@ -210,7 +211,7 @@ def editor_view(
     views = []
     for index, draft in enumerate(drafts):
         row = draft.row
-        total = fmt.money(pricing.row_total(row_prices(row, bases), row.terms.quantity)) if row else ""
+        total = fmt.money(priced_row(row, bases).total) if row else ""
         currency = draft.data.get("price_currency", "")
         views.append(
             RowView(

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from widgets import pricing
-from widgets.pricing import RowTerms, UnitPrices
+from widgets.pricing import PricedRow, RowTerms, UnitPrices
 from widgets.tab_money import CurrencyFormat
 
 
@@ -216,35 +216,35 @@ def row_prices(row: EditorRow, bases: Bases) -> UnitPrices:
     return base.prices if base is not None else pricing.unit_prices(row.terms)
 
 
+def priced_row(row: EditorRow, bases: Bases) -> PricedRow:
+    """The row as the deal's totals will see it: the one source of its cell total and the footer."""
+    terms = row.terms
+    return PricedRow(row_prices(row, bases), terms.quantity, terms.tax, terms.tax_included)
+
+
 def row_wire(row: EditorRow, *, sort: int, bases: Bases) -> dict[str, Any]:
     """One element of crm.deal.productrows.set's `rows` (deals-api-spec.md §6.1).
 
-    PRICE, the documented input, carries the final price. An unchanged row sends back every price
-    as read; an edited one also sends the price the person typed (PRICE_NETTO, or PRICE_BRUTTO with
-    tax included), so the portal keeps the detail PRICE alone cannot carry (a 100 % discount, or
-    prices with more than two decimals behind the cents shown).
+    Every price field is sent, in cents: the portal keeps PRICE as the anchor, a sent
+    PRICE_EXCLUSIVE, NETTO and BRUTTO as they are, and the discount value sent along with the
+    type's own (bitrix24-pricing.md), so it stores exactly the row the editor showed. An
+    unchanged row sends back what was read.
     """
     terms = row.terms
-    base = unchanged_base(row, bases)
-    prices = base.prices if base is not None else pricing.unit_prices(terms)
-    wire: dict[str, Any] = {"PRODUCT_ID": row.product_id, "PRODUCT_NAME": row.name, "PRICE": prices.price}
+    prices = row_prices(row, bases)
+    wire: dict[str, Any] = {"PRODUCT_ID": row.product_id, "PRODUCT_NAME": row.name}
     if row.id is not None:
         wire["ID"] = row.id
-    if base is not None:
-        wire.update(
-            PRICE_EXCLUSIVE=prices.price_exclusive, PRICE_NETTO=prices.price_netto, PRICE_BRUTTO=prices.price_brutto
-        )
-    elif terms.tax_included:
-        wire["PRICE_BRUTTO"] = prices.price_brutto
-    else:
-        wire["PRICE_NETTO"] = prices.price_netto
-    monetary = terms.discount_type == pricing.MONETARY
     wire.update(
+        PRICE=prices.price,
+        PRICE_EXCLUSIVE=prices.price_exclusive,
+        PRICE_NETTO=prices.price_netto,
+        PRICE_BRUTTO=prices.price_brutto,
         QUANTITY=pricing.quantity_of(terms.quantity),
         DISCOUNT_TYPE_ID=terms.discount_type,
-        DISCOUNT_RATE=prices.discount_rate if monetary or base is not None else pricing.cents(terms.discount),
-        DISCOUNT_SUM=pricing.cents(terms.discount) if monetary else prices.discount_sum,
-        TAX_RATE=None if terms.tax_rate is None else pricing.cents(terms.tax_rate),
+        DISCOUNT_RATE=prices.discount_rate,
+        DISCOUNT_SUM=prices.discount_sum,
+        TAX_RATE=terms.tax,
         TAX_INCLUDED="Y" if terms.tax_included else "N",
         SORT=sort,
     )

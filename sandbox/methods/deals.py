@@ -44,6 +44,7 @@ from sandbox.events import queue_event
 from sandbox.listing import FieldSpec, apply_filter, apply_order, coerce, paginate
 from sandbox.models import Contact, Currency, Deal, DealContact, DealUserField, Status, User
 from sandbox.permissions import can_add, can_delete_deal, can_edit_deal, can_read_crm
+from sandbox.pricing import deal_totals, stored_row_prices
 from sandbox.rest.errors import RestError, access_denied, legacy, not_found
 from sandbox.rest.registry import Call, ListResult, rest_method
 from sandbox.wire import parse_decimal, yn
@@ -301,10 +302,10 @@ def _recalculate_amounts(deal: Deal) -> None:
     rows = list(deal.product_rows.all())
     if deal.is_manual_opportunity == "Y" or not rows:
         return
-    total = sum((row.price * row.quantity for row in rows), Decimal(0))
-    tax = sum(((row.price - row.price_exclusive) * row.quantity for row in rows), Decimal(0))
-    deal.opportunity = total.quantize(CENT, ROUND_HALF_UP)
-    deal.tax_value = tax.quantize(CENT, ROUND_HALF_UP)
+    # The basket calculation of productrows.set, but over the prices as stored, not re-rounded
+    # to cents first (bitrix24-pricing.md; docs/sandbox.md "Price arithmetic").
+    totals = deal_totals(stored_row_prices(row) for row in rows)
+    deal.opportunity, deal.tax_value = totals.opportunity, totals.tax_value
 
 
 def _snapshot(deal: Deal) -> tuple[dict[str, Any], list[tuple[int, int, str]]]:

@@ -3,11 +3,11 @@
 `set` replaces the deal's whole set of rows. A row sent with the ID of one of the deal's rows
 updates that row in place and keeps its ID, as Bitrix's CCrmProductRow::DoSaveRows does; every
 other row is new, and rows not sent are deleted. The prices are worked out by sandbox.pricing.
-Afterwards the deal's OPPORTUNITY and TAX_VALUE are recalculated from the rows unless
-IS_MANUAL_OPPORTUNITY is Y (R5), DATE_MODIFY / MODIFY_BY_ID are touched and ONCRMDEALUPDATE is
-queued (R5 says the recalculation fires it; we fire it for every saved change). Saving "no rows"
-over "no rows" changes nothing and fires nothing, like the portal, which skips the sync when
-both sets are empty.
+Afterwards the deal's TAX_VALUE is recalculated from the rows, and OPPORTUNITY too unless
+IS_MANUAL_OPPORTUNITY is Y (bitrix24-pricing.md, "Deal totals"); DATE_MODIFY / MODIFY_BY_ID are
+touched and ONCRMDEALUPDATE is queued (R5 says the recalculation fires it; we fire it for every
+saved change). Saving "no rows" over "no rows" changes nothing and fires nothing, like the
+portal, which skips the sync when both sets are empty.
 """
 
 from __future__ import annotations
@@ -130,10 +130,11 @@ def deal_productrows_set(call: Call) -> bool:
     if not existing and not drafts:
         return True
     save_rows(deal, drafts, existing)
-    fields = ["date_modify", "modify_by_id"]
-    if deal.is_manual_opportunity != "Y":
-        deal.opportunity, deal.tax_value = totals
-        fields += ["opportunity", "tax_value"]
+    fields = ["date_modify", "modify_by_id", "tax_value"]
+    opportunity, deal.tax_value = totals
+    if deal.is_manual_opportunity != "Y":  # a manual amount stays; its tax is still rewritten
+        deal.opportunity = opportunity
+        fields.append("opportunity")
     deal.date_modify = timezone.now()
     deal.modify_by_id = call.user.pk
     deal.save(update_fields=fields)

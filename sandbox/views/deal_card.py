@@ -40,6 +40,7 @@ from sandbox.models import (
     User,
 )
 from sandbox.permissions import can_delete_deal, can_edit_deal
+from sandbox.pricing import stored_row_prices
 from sandbox.views.marketplace import user_options
 from sandbox.views.pages import DEAL_TAB, Stage, all_stages, format_money, funnel_stages
 from sandbox.views.tools import current_user, not_found, render_portal
@@ -153,10 +154,11 @@ def load_card(deal: Deal) -> CardData:
 def _product_rows(deal: Deal, currency: Currency | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     rows, total, tax = [], Decimal(0), Decimal(0)
     for row in deal.product_rows.all():
-        # Row total and tax as in deals-api-spec.md §6.3.
-        amount = row.price * row.quantity
+        # Line total and VAT as the deal's basket makes them (sandbox.pricing, bitrix24-pricing.md).
+        line = stored_row_prices(row)
+        amount = line.total
         total += amount
-        tax += (row.price - row.price_exclusive) * row.quantity
+        tax += line.tax
         percent = row.discount_type_id == 2
         discount = f"{row.discount_rate.normalize():f} %" if percent else format_money(row.discount_sum, currency)
         rows.append(

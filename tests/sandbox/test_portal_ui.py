@@ -238,13 +238,18 @@ def test_a_personal_card_configuration_wins_for_its_owner_only(sandbox: SandboxP
 
 
 def test_the_products_tab_lists_the_rows_with_a_total(sandbox: SandboxPortal) -> None:
-    from sandbox.models import Deal
+    from sandbox.models import Currency, Deal
+    from sandbox.views.pages import format_money
 
-    deal = Deal.objects.filter(product_rows__isnull=False).distinct()[0]
+    deal = Deal.objects.filter(product_rows__isnull=False, is_manual_opportunity="N").distinct()[0]
     response = page(sandbox, f"crm/deal/details/{deal.pk}/")
     for row in deal.product_rows.all():
         assert row.product_name in response.text
     assert "Total" in response.text
+    # The tab's total is the deal's amount: both are the basket of the rows.
+    currency = Currency.objects.get(code=deal.currency_id)
+    assert format_money(deal.opportunity, currency) in response.text
+    assert format_money(deal.tax_value, currency) in response.text
 
 
 # --- App tabs: the placement POST ------------------------------------------------------------

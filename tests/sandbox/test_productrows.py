@@ -77,7 +77,8 @@ def deal_amounts(sandbox: SandboxPortal, deal_id: int) -> tuple[str, str]:
 def test_a_saved_row_reads_back_with_the_wire_types_of_the_documented_sample(sandbox: SandboxPortal) -> None:
     deal = new_deal()
     product = Product.objects.get(pk=1)
-    sent = {"PRODUCT_ID": 1, "PRICE_NETTO": 999, "DISCOUNT_TYPE_ID": 2, "DISCOUNT_RATE": 10, "TAX_INCLUDED": "Y"}
+    # PRICE is the core's anchor: the sample row's 899.10 at 10 % off gives back its NETTO 999.
+    sent = {"PRODUCT_ID": 1, "PRICE": 899.1, "DISCOUNT_TYPE_ID": 2, "DISCOUNT_RATE": 10, "TAX_INCLUDED": "Y"}
     assert set_rows(sandbox, deal.pk, [sent]).json()["result"] is True
     (row,) = rows_of(sandbox, deal.pk)
     assert list(row) == SAMPLE_KEYS
@@ -133,10 +134,11 @@ def test_the_documented_set_sample_is_stored_ordered_and_sums_up_the_deal(sandbo
         1, 100, 10.15, 13
     )  # fmt: skip
     assert (second["PRODUCT_ID"], second["PRODUCT_NAME"], second["ORIGINAL_PRODUCT_NAME"]) == (0, "Product #2", None)
-    assert (second["PRICE_NETTO"], second["DISCOUNT_SUM"], second["MEASURE_CODE"], second["MEASURE_NAME"]) == (
-        505.05, 50.51, 166, "kg"
-    )  # fmt: skip
-    assert deal_amounts(sandbox, deal.pk) == ("12500.00", "1377.65")
+    # EXCL round2(500/1.1) = 454.55; SUM round2(100·454.55/90 − 454.55) = 50.51; NETTO 505.06.
+    assert (second["PRICE_EXCLUSIVE"], second["PRICE_NETTO"], second["DISCOUNT_SUM"]) == (454.55, 505.06, 50.51)
+    assert (second["PRICE_BRUTTO"], second["MEASURE_CODE"], second["MEASURE_NAME"]) == (555.57, 166, "kg")
+    # Basket lines at PRICE_EXCLUSIVE plus VAT: 8849.60 + 1150.45 and 2272.75 + 227.28.
+    assert deal_amounts(sandbox, deal.pk) == ("12500.08", "1377.73")
 
 
 def test_rows_are_ordered_by_sort_then_by_id(sandbox: SandboxPortal) -> None:
@@ -176,7 +178,7 @@ def test_set_replaces_all_rows_and_rows_sent_back_with_their_id_keep_it(sandbox:
     deal = new_deal()
     set_rows(sandbox, deal.pk, [{"PRODUCT_NAME": n, "PRICE": 1, "SORT": i} for i, n in enumerate("abc")])
     a, b, c = rows_of(sandbox, deal.pk)
-    b["PRICE"] = 7
+    b["PRICE"] = b["PRICE_EXCLUSIVE"] = 7  # a sent PRICE_EXCLUSIVE is kept, and totals are made of it
     set_rows(sandbox, deal.pk, [b, {"PRODUCT_NAME": "new", "PRICE": 2, "SORT": 9}])
     kept, new = rows_of(sandbox, deal.pk)
     assert (kept["ID"], kept["PRODUCT_NAME"], kept["PRICE"]) == (b["ID"], "b", 7)
@@ -274,27 +276,24 @@ def test_saving_rows_touches_the_deal_and_queues_oncrmdealupdate(sandbox: Sandbo
     assert delivery.payload["data"] == {"FIELDS": {"ID": str(deal.pk)}}
 
 
-def test_a_manual_amount_is_left_alone(sandbox: SandboxPortal) -> None:
+def test_a_manual_amount_is_left_alone_but_its_tax_is_rewritten(sandbox: SandboxPortal) -> None:
     deal = new_deal(manual="Y", opportunity="5000.00", tax="12.00")
     assert set_rows(sandbox, deal.pk, SET_SAMPLE_ROWS).status_code == 200
-    assert deal_amounts(sandbox, deal.pk) == ("5000.00", "12.00")
+    assert deal_amounts(sandbox, deal.pk) == ("5000.00", "1377.73")
     assert len(rows_of(sandbox, deal.pk)) == 2
 
 
-def test_the_recalculated_amount_is_what_a_client_sums_from_the_rows(sandbox: SandboxPortal) -> None:
+def test_the_recalculated_amount_is_the_basket_of_the_stored_rows(sandbox: SandboxPortal) -> None:
     deal = new_deal()
     rows = [
-        {"PRODUCT_NAME": "a", "PRICE_NETTO": "33.33", "DISCOUNT_RATE": 7, "TAX_RATE": 13, "QUANTITY": 3},
+        {"PRODUCT_NAME": "a", "PRICE": "33.33", "DISCOUNT_RATE": 7, "TAX_RATE": 13, "QUANTITY": 3},
         {"PRODUCT_NAME": "b", "PRICE": "19.99", "DISCOUNT_TYPE_ID": 1, "DISCOUNT_SUM": "2.5", "QUANTITY": "1.5"},
     ]
     set_rows(sandbox, deal.pk, rows)
-    got = rows_of(sandbox, deal.pk)
-    total = sum((Decimal(str(r["PRICE"])) * Decimal(str(r["QUANTITY"])) for r in got), Decimal(0))
-    tax = sum(
-        ((Decimal(str(r["PRICE"])) - Decimal(str(r["PRICE_EXCLUSIVE"]))) * Decimal(str(r["QUANTITY"])) for r in got),
-        Decimal(0),
-    )
-    assert deal_amounts(sandbox, deal.pk) == (money_str(total), money_str(tax))
+    # a: EXCL round2(33.33/1.13) = 29.50, line 88.50 + VAT roundEx(11.505) = 11.51 (rate sent without
+    # a type is discarded); b: no tax, line roundEx(19.99 × 1.5) = 29.99.
+    assert [r["DISCOUNT_RATE"] for r in rows_of(sandbox, deal.pk)] == [0, 11.12]  # 100·2.50/22.49
+    assert deal_amounts(sandbox, deal.pk) == ("130.00", "11.51")
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -364,7 +363,7 @@ def test_the_documented_discount_errors_are_error_core_and_write_nothing(
         ({"QUANTITY": {"a": 1}}, "Quantity (QUANTITY) must be a number.<br>"),
         ({"PRICE": 1e300}, "Price (PRICE) is out of range.<br>"),
         ({"PRICE": "999999999999", "QUANTITY": "999999"}, "The deal amount (OPPORTUNITY) is out of range.<br>"),
-        ({"DISCOUNT_RATE": 150}, "Discount Rate (DISCOUNT_RATE) must be between 0 and 100.<br>"),
+        ({"DISCOUNT_TYPE_ID": 2, "DISCOUNT_RATE": 150}, "Discount Rate (DISCOUNT_RATE) must be between 0 and 100.<br>"),
         ({"TAX_RATE": -1}, "Tax Rate (TAX_RATE) must be between 0 and 100.<br>"),
         ({"PRODUCT_ID": -5}, "Product ID (PRODUCT_ID) is out of range.<br>"),
         ({"PRODUCT_ID": "first"}, "Product ID (PRODUCT_ID) must be an integer.<br>"),

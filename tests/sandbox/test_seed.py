@@ -32,7 +32,6 @@ from sandbox.models import (
     User,
     Webhook,
 )
-from sandbox.pricing import cents, deal_totals, parse_row_input, row_prices
 from sandbox.seed import SeedSummary, seed_portal
 
 pytestmark = pytest.mark.django_db(databases=["default", "sandbox"])
@@ -204,14 +203,18 @@ def test_product_row_prices_follow_the_documented_arithmetic(summary: SeedSummar
     assert {r.tax_included for r in rows} == {"Y", "N"}
     assert any(r.product_id == 0 for r in rows) and any(r.product_id for r in rows)
     for row in rows:
+        # The core's steps from PRICE (bitrix24-pricing.md, "One row"), each rounded to cents.
         tax = 1 + (row.tax_rate or 0) / Decimal(100)
+        excl = row.price_exclusive
+        assert excl == (row.price / tax).quantize(CENT, ROUND_HALF_UP)
         if row.discount_type_id == 2:
-            assert row.discount_sum == (row.price_netto * row.discount_rate / 100).quantize(MICRO)
+            assert row.discount_sum == (100 * excl / (100 - row.discount_rate) - excl).quantize(CENT, ROUND_HALF_UP)
         else:
-            assert row.discount_rate == (row.discount_sum / row.price_netto * 100).quantize(MICRO, ROUND_HALF_UP)
-        assert row.price_exclusive == row.price_netto - row.discount_sum
-        assert row.price_brutto == (row.price_netto * tax).quantize(MICRO)
-        assert row.price == (row.price_exclusive * tax).quantize(MICRO)
+            assert row.discount_rate == (100 * row.discount_sum / (excl + row.discount_sum)).quantize(
+                CENT, ROUND_HALF_UP
+            )
+        assert row.price_netto == excl + row.discount_sum
+        assert row.price_brutto == (row.price_netto * tax).quantize(CENT, ROUND_HALF_UP)
         assert row.price_account == row.price.quantize(CENT, ROUND_HALF_UP)
 
 
@@ -220,6 +223,10 @@ def test_catalog_rows_copy_the_product_name(summary: SeedSummary) -> None:
     for row in sandbox(ProductRow).exclude(product_id=0):
         assert row.product_name == row.original_product_name == products[row.product_id].name
         assert row.measure_code == products[row.product_id].measure_code
+
+
+def round_ex(value: Decimal) -> Decimal:
+    return (value + Decimal("0.000001")).quantize(CENT, ROUND_HALF_UP)
 
 
 def test_deal_amounts_equal_the_row_totals_unless_entered_by_hand(summary: SeedSummary) -> None:
@@ -232,15 +239,17 @@ def test_deal_amounts_equal_the_row_totals_unless_entered_by_hand(summary: SeedS
         if deal.is_manual_opportunity == "Y" or not rows[deal.pk]:
             manual += 1
             continue
-        # As crm.deal.productrows.set computes them: from the cent prices a client reads back.
-        totals = deal_totals(
-            row_prices(parse_row_input({"PRICE": r.price, "QUANTITY": r.quantity})) for r in rows[deal.pk]
-        )
-        total = totals.opportunity
+        # The basket calculation, worked here from the reference rather than with sandbox.pricing.
+        total = tax_value = Decimal(0)
+        for r in rows[deal.pk]:
+            price = r.price if r.tax_included == "Y" else r.price_exclusive
+            rate = (r.tax_rate or Decimal(0)) / 100
+            amount = price * r.quantity
+            vat = round_ex(amount * rate / (1 + rate) if r.tax_included == "Y" else amount * rate)
+            total += round_ex(amount) + (vat if r.tax_included != "Y" else 0)
+            tax_value += vat
         assert deal.opportunity == total, deal.pk
-        assert deal.tax_value == sum(
-            ((cents(r.price) - cents(r.price_exclusive)) * r.quantity for r in rows[deal.pk]), Decimal(0)
-        ).quantize(CENT, ROUND_HALF_UP), deal.pk
+        assert deal.tax_value == tax_value, deal.pk
     assert sandbox(Deal).filter(is_manual_opportunity="Y").count() >= 2
     assert 0 < manual < 15
 

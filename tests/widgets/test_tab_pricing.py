@@ -1,18 +1,23 @@
-"""widgets.pricing: the product-row arithmetic (deals-api-spec.md §6.3), checked by example, by
-property (hypothesis), and against the sandbox portal's own arithmetic (sandbox/pricing.py)."""
+"""widgets.pricing, the tab's one pricing module, against rows worked by hand from Bitrix24's core
+steps (tests/pricing_cases.py) and, by property, against the sandbox portal's separate
+implementation of the same steps (sandbox/pricing.py; the test may import both, the app may not)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox.pricing import RowPrices, deal_totals, parse_row_input, row_prices
+from tests.pricing_cases import CASES, Case, StoredRow, case_id
 from widgets import pricing
-from widgets.pricing import MONETARY, PERCENTAGE, PricedRow, RowTerms, unit_prices
+from widgets.pricing import MONETARY, PERCENTAGE, PricedRow, RowTerms, UnitPrices, unit_prices
 from widgets.tab_forms import number_of
 from widgets.tab_money import NBSP, CurrencyFormat
-from widgets.tab_state import EditorRow, WireRow, bases_of, row_wire, unchanged_base
+from widgets.tab_state import EditorRow, WireRow, bases_of, priced_row, row_wire, unchanged_base
 
 D = Decimal
 
@@ -26,7 +31,7 @@ def row_terms(draw: st.DrawFn) -> RowTerms:
     """Any row a person can enter: the editor's validation bounds, and the portal's precision."""
     price = draw(money_values("0", "99999.99"))
     quantity = draw(st.decimals(min_value=D("0.0001"), max_value=D("10000"), places=4))
-    tax_rate = draw(st.one_of(st.none(), money_values("0", "30")))
+    tax_rate = draw(st.one_of(st.none(), money_values("0", "100")))
     tax_included = draw(st.booleans())
     discount_type = draw(st.sampled_from([PERCENTAGE, MONETARY]))
     if discount_type == PERCENTAGE:
@@ -40,52 +45,126 @@ def row_terms(draw: st.DrawFn) -> RowTerms:
     return RowTerms(price, quantity, discount_type, discount, tax_rate, tax_included)
 
 
-# --- by example ------------------------------------------------------------------------------------
+def unit_of(row: StoredRow) -> UnitPrices:
+    return UnitPrices(D(row.price), D(row.exclusive), D(row.netto), D(row.brutto), D(row.rate), D(row.discount_sum))
 
 
-def test_the_documented_sample_row_comes_out_as_the_portal_shows_it() -> None:
-    # deals-api-spec.md §6.2, row 1: NETTO 999 at 10 % → SUM 99.9, EXCLUSIVE 899.1, PRICE 899.1.
-    prices = unit_prices(RowTerms(price=D("999"), discount=D("10")))
-    assert (prices.price, prices.price_exclusive, prices.price_netto, prices.price_brutto) == (
-        D("899.1"),
-        D("899.1"),
-        D("999"),
-        D("999"),
-    )
-    assert (prices.discount_rate, prices.discount_sum) == (D("10"), D("99.9"))
+def priced_of(row: StoredRow) -> PricedRow:
+    tax = None if row.tax_rate is None else D(row.tax_rate)
+    return PricedRow(unit_of(row), D(row.quantity), tax, row.included)
 
 
-def test_tax_on_top_of_the_price_is_added_after_the_discount() -> None:
-    prices = unit_prices(RowTerms(price=D("100"), discount_type=MONETARY, discount=D("10"), tax_rate=D("20")))
-    assert (prices.price_exclusive, prices.price, prices.price_brutto) == (D("90"), D("108"), D("120"))
-    assert prices.discount_rate == D("10")
+def terms_of(kwargs: dict[str, Any]) -> RowTerms:
+    values: dict[str, Any] = {k: D(v) if isinstance(v, str) else v for k, v in kwargs.items()}
+    return RowTerms(**values)
 
 
-def test_a_price_with_tax_included_is_the_gross_price_before_the_discount() -> None:
-    prices = unit_prices(RowTerms(price=D("120"), discount=D("25"), tax_rate=D("20"), tax_included=True))
-    assert (prices.price_brutto, prices.price_netto, prices.price_exclusive, prices.price) == (
-        D("120"),
-        D("100"),
-        D("75"),
-        D("90"),
-    )
+# --- The hand-worked table ----------------------------------------------------------------------
 
 
-def test_the_footer_adds_up_and_its_total_is_the_deals_amount() -> None:
-    rows = [
-        PricedRow(unit_prices(RowTerms(price=D("4890"), quantity=D("2"), discount=D("5"), tax_rate=D("20"))), D("2")),
-        PricedRow(unit_prices(RowTerms(price=D("89.90"), quantity=D("3"))), D("3")),
-    ]
-    result = pricing.totals(rows)
-    assert result.total == D("11149.20") + D("269.70")
-    assert result.tax == D("1858.20")
-    assert result.discount == D("489.00")
-    assert result.subtotal - result.discount + result.tax == result.total
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_the_footer_of_the_stored_rows_is_the_deal_the_core_computes(case: Case) -> None:
+    result = pricing.totals(priced_of(row) for row in case.stored)
+    assert (result.total, result.tax) == (D(case.opportunity), D(case.tax_value)), case.source
 
 
-def test_a_row_total_is_its_rounded_unit_price_times_the_quantity() -> None:
-    prices = unit_prices(RowTerms(price=D("10.01"), discount=D("33.33")))  # PRICE 6.673667 → 6.67
-    assert pricing.row_total(prices, D("3")) == D("20.01")
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_a_stored_row_sent_back_whole_is_kept_as_it_is(case: Case) -> None:
+    for row in case.stored:
+        tax = None if row.tax_rate is None else D(row.tax_rate)
+        assert pricing.stored_prices(unit_of(row), discount_type=row.discount_type, tax_rate=tax) == unit_of(row)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if any(c.terms)], ids=case_id)
+def test_what_a_rep_types_for_a_case_is_the_row_the_core_stores(case: Case) -> None:
+    for kwargs, row in zip(case.terms, case.stored, strict=False):
+        if kwargs is None:
+            continue
+        terms = terms_of(kwargs)
+        assert unit_prices(terms) == unit_of(row), case.source
+        editor = EditorRow(id=None, product_id=0, name="x", terms=terms)
+        assert priced_row(editor, bases_of()) == priced_of(row)
+    if all(case.terms) and len(case.terms) == len(case.stored):
+        rows = [EditorRow(id=None, product_id=0, name="x", terms=terms_of(t)) for t in case.terms if t]
+        result = pricing.totals(priced_row(r, bases_of()) for r in rows)
+        assert (result.total, result.tax) == (D(case.opportunity), D(case.tax_value))
+
+
+def test_a_100_percent_discount_of_a_gross_price_costs_nothing_and_never_less() -> None:
+    prices = unit_prices(RowTerms(price=D("1.00"), discount_type=MONETARY, discount=D("0.77"), tax_rate=D("30"),
+                                  tax_included=True))  # fmt: skip
+    assert (prices.price, prices.price_exclusive) == (D("0.00"), D("0.00"))
+    assert str(prices.price) == "0.00"
+
+
+# --- Against the sandbox's own implementation, thousands of rows -----------------------------------
+
+
+def as_read(stored: RowPrices) -> dict[str, Any]:
+    """The row as crm.deal.productrows.get returns it (prices in cents)."""
+    return {
+        "ID": "7",
+        "PRODUCT_NAME": "x",
+        "PRICE": str(pricing.cents(stored.price)),
+        "PRICE_EXCLUSIVE": str(pricing.cents(stored.price_exclusive)),
+        "PRICE_NETTO": str(pricing.cents(stored.price_netto)),
+        "PRICE_BRUTTO": str(pricing.cents(stored.price_brutto)),
+        "DISCOUNT_RATE": str(pricing.cents(stored.discount_rate)),
+        "DISCOUNT_SUM": str(pricing.cents(stored.discount_sum)),
+        "QUANTITY": str(stored.quantity),
+        "DISCOUNT_TYPE_ID": stored.discount_type_id,
+        "TAX_RATE": None if stored.tax_rate is None else str(stored.tax_rate),
+        "TAX_INCLUDED": "Y" if stored.tax_included else "N",
+    }
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(row_terms(), min_size=1, max_size=6))
+def test_the_footer_is_what_the_sandbox_stores_for_what_the_tab_sends(rows: list[RowTerms]) -> None:
+    editor_rows = [EditorRow(id=None, product_id=0, name="x", terms=t) for t in rows]
+    stored = [row_prices(parse_row_input(row_wire(r, sort=10, bases=bases_of()))) for r in editor_rows]
+    portal = deal_totals(stored)
+    footer = pricing.totals(priced_row(r, bases_of()) for r in editor_rows)
+    assert (footer.total, footer.tax) == (portal.opportunity, portal.tax_value)
+    for row, back in zip(editor_rows, stored, strict=True):
+        shown = unit_prices(row.terms)
+        assert (back.price, back.price_exclusive, back.price_netto, back.price_brutto) == (
+            shown.price,
+            shown.price_exclusive,
+            shown.price_netto,
+            shown.price_brutto,
+        )
+        assert (back.discount_rate, back.discount_sum) == (shown.discount_rate, shown.discount_sum)
+        # Read back, the row shows the cells that were typed, and is known as unchanged.
+        read = WireRow.from_api(as_read(back))
+        assert read.terms() == row.terms
+        assert unchanged_base(EditorRow(id=7, product_id=0, name="x", terms=row.terms), bases_of([read])) is read
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    price=money_values("0", "99999.99"),
+    quantity=st.decimals(min_value=D("0.0001"), max_value=D("10000"), places=4),
+    tax=st.one_of(st.none(), money_values("0", "30")),
+    included=st.booleans(),
+    exclusive=st.one_of(st.none(), money_values("0", "99999.99")),
+)
+def test_any_row_as_the_sandbox_stores_it_is_totalled_by_the_tab_as_by_the_portal(
+    price: Decimal, quantity: Decimal, tax: Decimal | None, included: bool, exclusive: Decimal | None
+) -> None:
+    """Rows another client wrote (PRICE alone, or with its own PRICE_EXCLUSIVE), opened in the tab."""
+    sent = {"PRICE": price, "QUANTITY": quantity, "TAX_RATE": tax, "TAX_INCLUDED": "Y" if included else "N"}
+    if exclusive is not None:
+        sent["PRICE_EXCLUSIVE"] = exclusive
+    stored = row_prices(parse_row_input(sent))
+    read = WireRow.from_api(as_read(stored))
+    row = EditorRow.from_wire(read)
+    footer = pricing.totals([priced_row(row, bases_of([read]))])
+    portal = deal_totals([stored])
+    assert (footer.total, footer.tax) == (portal.opportunity, portal.tax_value)
+
+
+# --- Formatting and reading numbers --------------------------------------------------------------
 
 
 def test_money_is_formatted_as_the_currency_list_says() -> None:
@@ -114,81 +193,3 @@ def test_numbers_are_read_as_people_type_them() -> None:
     assert number_of(",5") == D("0.5")
     for garbage in ("", "abc", "1,2,3", "1e5", "--1", "NaN", "Infinity"):
         assert number_of(garbage) is None, garbage
-
-
-# --- by property ---------------------------------------------------------------------------------
-
-
-@settings(max_examples=300, deadline=None)
-@given(row_terms())
-def test_the_price_fields_agree_with_each_other(terms: RowTerms) -> None:
-    p = unit_prices(terms)
-    factor = 1 + (terms.tax_rate or 0) / D(100)
-    micro = D("0.000001")
-    assert abs(p.price_netto - p.discount_sum - p.price_exclusive) <= 2 * micro
-    assert abs(p.price_exclusive * factor - p.price) <= 2 * micro * factor
-    assert abs(p.price_netto * factor - p.price_brutto) <= 2 * micro * factor
-    assert p.price_exclusive >= 0 and p.price <= p.price_brutto + micro
-    typed = p.price_brutto if terms.tax_included else p.price_netto
-    assert typed == terms.price
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(row_terms(), max_size=8))
-def test_the_footer_always_adds_up(rows: list[RowTerms]) -> None:
-    result = pricing.totals(PricedRow(unit_prices(t), t.quantity) for t in rows)
-    assert result.subtotal - result.discount + result.tax == result.total
-    shown_rows = sum((pricing.row_total(unit_prices(t), t.quantity) for t in rows), D(0))
-    assert abs(result.total - shown_rows) <= D("0.005") * len(rows)
-
-
-@settings(max_examples=300, deadline=None)
-@given(row_terms())
-def test_a_row_read_back_from_the_portal_shows_what_was_typed(terms: RowTerms) -> None:
-    """The portal reports prices in cents; the editor must recognise them as the row it saved."""
-    p = unit_prices(terms)
-    read = WireRow(
-        id=7,
-        product_id=0,
-        name="x",
-        prices=pricing.UnitPrices(
-            price=pricing.cents(p.price),
-            price_exclusive=pricing.cents(p.price_exclusive),
-            price_netto=pricing.cents(p.price_netto),
-            price_brutto=pricing.cents(p.price_brutto),
-            discount_rate=pricing.cents(p.discount_rate),
-            discount_sum=pricing.cents(p.discount_sum),
-        ),
-        quantity=terms.quantity,
-        discount_type=terms.discount_type,
-        tax_rate=terms.tax_rate,
-        tax_included=terms.tax_included,
-        measure_code=None,
-        measure_name="",
-    )
-    row = EditorRow(id=7, product_id=0, name="x", terms=terms)
-    assert read.terms() == terms
-    assert unchanged_base(row, bases_of([read])) is read
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(row_terms(), min_size=1, max_size=6))
-def test_what_the_editor_computes_is_what_the_sandbox_portal_stores(rows: list[RowTerms]) -> None:
-    """The rows as sent by the editor, through the sandbox's own arithmetic (no HTTP here; the
-    same over HTTP is in test_tab_wire.py)."""
-    from sandbox.pricing import deal_totals, parse_row_input, row_prices
-
-    editor_rows = [EditorRow(id=None, product_id=0, name="x", terms=t) for t in rows]
-    stored = [row_prices(parse_row_input(row_wire(r, sort=10, bases=bases_of()))) for r in editor_rows]
-    for terms, portal in zip(rows, stored, strict=True):
-        ours = unit_prices(terms)
-        assert (portal.price, portal.price_exclusive, portal.price_netto, portal.price_brutto) == (
-            ours.price,
-            ours.price_exclusive,
-            ours.price_netto,
-            ours.price_brutto,
-        )
-        assert (portal.discount_rate, portal.discount_sum) == (ours.discount_rate, ours.discount_sum)
-    portal_totals = deal_totals(stored)
-    ours_totals = pricing.totals(PricedRow(unit_prices(t), t.quantity) for t in rows)
-    assert (portal_totals.opportunity, portal_totals.tax_value) == (ours_totals.total, ours_totals.tax)
