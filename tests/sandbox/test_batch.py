@@ -201,3 +201,36 @@ def test_a_boolean_inside_a_longer_value_leaves_the_text_as_it_is(sandbox: Sandb
     )
     assert body["result"]["up"] is True
     assert deal_title(sandbox, body["result"]["flag"]) == "flag $result[up]"
+
+
+def test_a_cmd_that_is_not_an_array_runs_nothing(sandbox: SandboxPortal) -> None:
+    """methodsBatch: `foreach ($arQuery['CMD'] …)` over a string iterates nothing; no error is raised.
+
+    Expected: HTTP 200 and all five maps empty ([]).
+    """
+    body = sandbox.result("batch", {"cmd": "crm.currency.base.get"})
+    assert body == {"result": [], "result_error": [], "result_total": [], "result_next": [], "result_time": []}
+
+
+def test_a_reference_written_in_capitals_matches_but_finds_nothing(sandbox: SandboxPortal) -> None:
+    """processBatchElement: the regex is /i but `$arResult['RESULT']` does not exist, so the value is null.
+
+    Expected: `$RESULT[add]` inside a longer value is left as text: TITLE "id $RESULT[add]".
+    """
+    body = sandbox.result(
+        "batch",
+        {"cmd": {"add": "crm.deal.add?fields[TITLE]=x", "copy": "crm.deal.add?fields[TITLE]=id $RESULT[add]"}},
+    )
+    assert deal_title(sandbox, body["result"]["copy"]) == "id $RESULT[add]"
+
+
+def test_download_and_upload_are_refused_by_name(sandbox: SandboxPortal) -> None:
+    """methodsBatch: `$method === METHOD_DOWNLOAD || METHOD_UPLOAD` gives ERROR_BATCH_METHOD_NOT_ALLOWED.
+
+    Expected: both commands refused with that code, not ERROR_METHOD_NOT_FOUND.
+    """
+    body = sandbox.result("batch", {"cmd": {"d": "download?x=1", "u": "upload"}})
+    assert {k: v["error"] for k, v in body["result_error"].items()} == {
+        "d": "ERROR_BATCH_METHOD_NOT_ALLOWED",
+        "u": "ERROR_BATCH_METHOD_NOT_ALLOWED",
+    }
