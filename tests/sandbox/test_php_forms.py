@@ -73,7 +73,7 @@ def test_variables_past_max_input_vars_are_dropped() -> None:
 
 def test_http_build_query_matches_the_manual_example() -> None:
     """PHP manual, http_build_query example #3 (nested arrays), without a numeric prefix."""
-    data = {
+    data: dict[Any, Any] = {
         "user": {"name": "Bob Smith", "age": 47, "sex": "M", "dob": "5/12/1956"},
         "pastimes": ["golf", "opera", "poker", "rap"],
         "children": {"bobby": {"age": 12, "sex": "M"}, "sally": {"age": 8, "sex": "F"}},
