@@ -89,7 +89,15 @@ def test_http_build_query_matches_the_manual_example() -> None:
 
 def test_http_build_query_skips_null_and_empty_arrays_and_writes_booleans_as_digits() -> None:
     """PHP manual, http_build_query example #1 (null skipped); booleans are 1/0; urlencode encodes '~'."""
-    data = {"foo": "bar", "null": None, "php": "hypertext processor", "empty": [], "t": True, "f": False, "s": "~*"}
+    data: dict[str, Any] = {
+        "foo": "bar",
+        "null": None,
+        "php": "hypertext processor",
+        "empty": [],
+        "t": True,
+        "f": False,
+        "s": "~*",
+    }
     assert http_build_query(data) == "foo=bar&php=hypertext+processor&t=1&f=0&s=%7E%2A"
 
 
