@@ -125,7 +125,7 @@ def _substitute(value: str, acc: Accumulators) -> Any:
         found = _follow(acc.get(match.group(1)), segments)
         if match.group(0) == current:
             # The whole value is one reference: the raw value, arrays included, is passed on.
-            current = found
+            current = to_json(found)
             continue
         if isinstance(found, bool) or not isinstance(found, str | int | float):
             continue  # inside a longer value only a string or a number is put in

@@ -3,8 +3,8 @@
 Bitrix24 is PHP: its REST server reads query strings and form bodies with `parse_str` (through
 `php_default_treat_data` and `php_register_variable_ex`, php-src main/php_variables.c), decodes
 JSON into PHP arrays, answers with `json_encode`, and posts events form-encoded as
-`http_build_query` does. This module is written from those functions (PHP 8.3), not from any
-client's encoder; docs/sandbox.md ("Form decoding") lists the rules and the choices.
+`http_build_query` does. This module is written from those functions (php-src master; its results
+match PHP 8.2's on every case in tests/sandbox/data/php_forms.json), not from any client's encoder; docs/sandbox.md ("Form decoding") lists the rules and the choices.
 
 Decoded data is first built as `PhpArray` (ordered int/str keys, as PHP keeps them) and then turned
 into JSON-like Python values with `to_json`: keys 0..n-1 in order become a list, anything else a
@@ -41,7 +41,7 @@ class PhpArray(dict[PhpKey, Any]):
     def put(self, key: PhpKey, value: Any) -> None:
         self[key] = value
         if isinstance(key, int) and (self.next_free is None or key >= self.next_free):
-            # PHP 8.3: the next index follows the largest integer key, negative ones included.
+            # The next index follows the largest integer key, negative ones included (PHP 8).
             self.next_free = key + 1 if key < _LONG_MAX else _LONG_MAX
 
     def append(self, value: Any) -> bool:
