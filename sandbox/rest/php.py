@@ -3,8 +3,9 @@
 Bitrix24 is PHP: its REST server reads query strings and form bodies with `parse_str` (through
 `php_default_treat_data` and `php_register_variable_ex`, php-src main/php_variables.c), decodes
 JSON into PHP arrays, answers with `json_encode`, and posts events form-encoded as
-`http_build_query` does. This module is written from those functions (php-src master; its results
-match PHP 8.2's on every case in tests/sandbox/data/php_forms.json), not from any client's encoder; docs/sandbox.md ("Form decoding") lists the rules and the choices.
+`http_build_query` does. This module is written from those functions (php-src master), not from
+any client's encoder; its results match PHP 8.2's on every input recorded in
+tests/sandbox/data/php_forms.json. docs/sandbox.md ("Form decoding") lists the rules and choices.
 
 Decoded data is first built as `PhpArray` (ordered int/str keys, as PHP keeps them) and then turned
 into JSON-like Python values with `to_json`: keys 0..n-1 in order become a list, anything else a
