@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.rest.php import http_build_query, parse_str, php_bool, to_json
 from tests.conftest import SandboxPortal
@@ -196,3 +198,10 @@ def test_an_event_body_is_written_as_http_build_query_writes_it(
     assert "data%5BQUERY%5D%5Bflag%5D=1&" in body
     assert "data%5BQUERY%5D%5Btext%5D=a+b%7E&" in body
     assert "none" not in body and "empty" not in body
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_parse_str_reads_any_bytes_into_json(raw: bytes) -> None:
+    """No body can make the decoder fail: whatever PHP would make of it is JSON-writable."""
+    json.dumps(to_json(parse_str(raw)))
