@@ -12,16 +12,15 @@ import logging
 import threading
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from b24app.phpform import flatten
 from sandbox.models import App, EventBinding, EventDelivery, User
 from sandbox.portal import client_endpoint, get_portal, portal_host, server_endpoint
+from sandbox.rest.php import http_build_query
 from sandbox.tokens import issue_tokens
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,8 @@ def _dispatch(delivery_id: int) -> None:
 
 def deliver(delivery_id: int) -> None:
     delivery = EventDelivery.objects.get(pk=delivery_id)
-    body = urlencode(flatten(delivery.payload))
+    # Form-encoded as PHP's http_build_query writes an array (docs/sandbox.md, "Form decoding").
+    body = http_build_query(delivery.payload)
     status: int | None = None
     error = ""
     try:

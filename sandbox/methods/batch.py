@@ -1,134 +1,178 @@
-"""`batch`: up to 50 commands in one request, with $result/$next/$total references.
+"""`batch`: up to 50 commands in one request, with $result/$next/$total/$time/$error references.
 
-Behaviour from bitrix24-protocol.md §4.4 (docs batch.md and CRestProvider::methodsBatch).
+Written from Bitrix24's rest module (bitrix24-batch.md): CRestProvider::methodsBatch
+(rest_provider.php) runs the loop; CRestUtil::ParseBatchQuery, processBatchStructure and
+processBatchElement (rest_util.php) read each command's query and its references.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
 
-from b24app.phpform import build_nested
 from sandbox.portal import get_portal
 from sandbox.rest.dispatch import run_method
-from sandbox.rest.errors import RestError
+from sandbox.rest.php import PhpKey, is_list_keys, parse_str, php_bool, php_key, php_string, to_json
 from sandbox.rest.registry import Call, rest_method
 
-MAX_COMMANDS = 50
-_MACRO = re.compile(r"\$(result|next|total|time|error)((?:\[[^\]]*\])+)")
-_ACCUMULATORS = {
-    "result": "result",
-    "next": "result_next",
-    "total": "result_total",
-    "time": "result_time",
-    "error": "result_error",
-}
+MAX_COMMANDS = 50  # CRestUtil::BATCH_MAX_LENGTH
+# methodsBatch refuses these two by name, before looking the method up.
+_NOT_IN_BATCH = ("download", "upload")
+# The accumulators in the order methodsBatch declares them; processBatchElement builds its regex
+# from these names, case-insensitively, and a reference runs to the next whitespace (PCRE's \s
+# without /u: space, \t, \n, \v, \f, \r).
+_ACCUMULATORS = ("result", "next", "total", "time", "error")
+_REFERENCE = re.compile(r"\$(?i:(result|next|total|time|error))([^ \t\n\v\f\r]*)")
+_SEGMENT = re.compile(r"\[([^\]]+)\]")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+Accumulators = dict[str, dict[PhpKey, Any]]
 
 
 @rest_method("batch", scope="basic", batchable=False)
 def batch(call: Call) -> dict[str, Any]:
-    commands = _commands(call.param("cmd"))
-    halt = str(call.param("halt", "0")).lower() in ("1", "true", "y")
-    acc: dict[str, dict[Any, Any]] = {name: {} for name in _ACCUMULATORS.values()}
+    query = {str(k).upper(): v for k, v in call.params.items()}  # array_change_key_case(CASE_UPPER)
+    halt = php_bool(query.get("HALT"))
+    acc: Accumulators = {name: {} for name in _ACCUMULATORS}
     executed: list[str] = []
     portal = get_portal()
-    for index, (key, command) in enumerate(commands):
-        if index >= MAX_COMMANDS:
-            acc["result_error"][key] = {
+    for count, (key, command) in enumerate(_commands(query.get("CMD"))):
+        if count >= MAX_COMMANDS:
+            body: dict[str, Any] = {
                 "error": "ERROR_BATCH_LENGTH_EXCEEDED",
                 "error_description": "Max batch length exceeded",
             }
-            continue
-        method, query = command.partition("?")[::2]
-        params = _resolve_params(query, acc)
-        executed.append(method.strip().lower())
-        outcome = run_method(
-            method.strip(), params, call.caller, portal=portal, portal_url=call.portal_url, in_batch=True
-        )
-        body = outcome.body
-        if not outcome.ok:
-            acc["result_error"][key] = {
-                "error": body.get("error", ""),
-                "error_description": body.get("error_description", ""),
-            }
+        else:
+            method, params = _parse_command(command, acc)
+            if method in _NOT_IN_BATCH:
+                body = {
+                    "error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
+                    "error_description": "Method is not allowed for batch usage",
+                }
+            else:
+                executed.append(method.lower())
+                body = run_method(
+                    method, params, call.caller, portal=portal, portal_url=call.portal_url, in_batch=True
+                ).body
+        if "error" in body:
+            # A failure is kept whole, under `error` only.
+            acc["error"][key] = body
             if halt:
                 break
             continue
-        acc["result"][key] = body.get("result")
-        if "total" in body:
-            acc["result_total"][key] = body["total"]
-        if "next" in body:
-            acc["result_next"][key] = body["next"]
-        acc["result_time"][key] = body.get("time")
+        for name in ("result", "next", "total", "time"):
+            if name in body:
+                acc[name][key] = body[name]
     call.extra["batch_methods"] = executed
-    return {name: _php_array(values) for name, values in acc.items()}
+    return {
+        "result": _php_array(acc["result"]),
+        "result_error": _php_array(acc["error"]),
+        "result_total": _php_array(acc["total"]),
+        "result_next": _php_array(acc["next"]),
+        "result_time": _php_array(acc["time"]),
+    }
 
 
-def _commands(cmd: Any) -> list[tuple[Any, str]]:
-    if isinstance(cmd, dict):
-        return [(str(k), str(v)) for k, v in cmd.items()]
+def _commands(cmd: Any) -> list[tuple[PhpKey, str]]:
+    """`foreach ($arQuery['CMD'] as $key => $call)`: no commands unless cmd is an array."""
     if isinstance(cmd, list):
-        return [(i, str(v)) for i, v in enumerate(cmd)]
-    raise RestError("ERROR_ARGUMENT", "Argument 'cmd' is null or empty", 400, argument="cmd")
-
-
-def _php_array(values: dict[Any, Any]) -> Any:
-    """PHP arrays: empty → [], keys 0..n-1 → list, anything else → object."""
-    if not values:
+        items: list[tuple[Any, Any]] = list(enumerate(cmd))
+    elif isinstance(cmd, dict):
+        items = list(cmd.items())
+    else:
         return []
-    keys = list(values)
-    if all(isinstance(k, int) for k in keys) and keys == list(range(len(keys))):
-        return [values[k] for k in keys]
-    return {str(k): v for k, v in values.items()}
+    return [(php_key(key), _command_text(value)) for key, value in items]
 
 
-def _resolve_params(query: str, acc: dict[str, dict[Any, Any]]) -> dict[str, Any]:
-    pairs: list[tuple[str, Any]] = []
-    for name, value in parse_qsl(query, keep_blank_values=True, max_num_fields=20000):
-        pairs.append((name, _substitute(value, acc)))
-    return build_nested(pairs)
+def _command_text(value: Any) -> str:
+    # PHP hands parse_url a string: numbers as their text, true "1", false/null "". An array
+    # cannot be a command; it is read as an empty one (docs/sandbox.md).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return php_string(value)
+    return ""
 
 
-def _substitute(value: str, acc: dict[str, dict[Any, Any]]) -> Any:
-    whole = _MACRO.fullmatch(value)
-    if whole:
-        # The whole value is a reference: the raw value, arrays included, is passed on.
-        return _lookup(whole.group(1), whole.group(2), acc)
-
-    def scalar(match: re.Match[str]) -> str:
-        found = _lookup(match.group(1), match.group(2), acc)
-        if isinstance(found, bool):
-            return "1" if found else ""
-        if isinstance(found, str | int | float):
-            return str(found)
-        return match.group(0)
-
-    return _MACRO.sub(scalar, value)
+def _parse_command(command: str, acc: Accumulators) -> tuple[str, dict[str, Any]]:
+    """parse_url($call): the method is the path, the query what follows '?' up to a '#'."""
+    command = command.split("#", 1)[0]
+    method, _, query = command.partition("?")
+    if not php_bool(query):  # `if ($query)`: an empty query and "0" give no parameters
+        return method, {}
+    params = _resolve(to_json(parse_str(query)), acc)
+    if isinstance(params, list):  # positional parameters `0=…&1=…` stay a name -> value map
+        params = {str(i): v for i, v in enumerate(params)}
+    return method, params
 
 
-def _lookup(kind: str, path: str, acc: dict[str, dict[Any, Any]]) -> Any:
-    segments = re.findall(r"\[([^\]]*)\]", path)
-    node: Any = acc[_ACCUMULATORS[kind]]
+def _resolve(value: Any, acc: Accumulators) -> Any:
+    """processBatchStructure: every leaf string gets its references replaced; keys never change."""
+    if isinstance(value, dict):
+        return {k: _resolve(v, acc) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, acc) for v in value]
+    return _substitute(value, acc)
+
+
+def _substitute(value: str, acc: Accumulators) -> Any:
+    """processBatchElement, step by step as the PHP does it."""
+    current: Any = value
+    for match in _REFERENCE.finditer(value):
+        segments = _SEGMENT.findall(match.group(2))
+        if not segments:
+            continue  # a reference needs at least one [..] segment
+        found = _follow(acc.get(match.group(1)), segments)
+        if match.group(0) == current:
+            # The whole value is one reference: the raw value, arrays included, is passed on.
+            current = to_json(found)
+            continue
+        if isinstance(found, bool) or not isinstance(found, str | int | float):
+            continue  # inside a longer value only a string or a number is put in
+        replacement = found if isinstance(found, str) else php_string(found)
+        if isinstance(current, str):
+            current = current.replace(match.group(0), replacement)
+    return current
+
+
+def _follow(node: Any, segments: list[str]) -> Any:
+    """Walk the path while `isset($r[$key])`; at a missing or null key, stop where it got to.
+
+    `$arResult[$name]` uses the name as written, so `$RESULT[..]` starts from nothing (null).
+    """
     for segment in segments:
-        # A missing segment ends the walk at the last level that exists (no error), as Bitrix24 does.
-        nxt = _child(node, segment)
-        if nxt is _MISSING:
+        child = _isset_child(node, segment)
+        if child is None:
             break
-        node = nxt
+        node = child
     return node
 
 
-_MISSING = object()
-
-
-def _child(node: Any, segment: str) -> Any:
+def _isset_child(node: Any, segment: str) -> Any:
     if isinstance(node, dict):
-        if segment in node:
-            return node[segment]
-        if segment.isdigit() and int(segment) in node:
-            return node[int(segment)]
-        return _MISSING
-    if isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
-        return node[int(segment)]
-    return _MISSING
+        for key, value in node.items():
+            if php_key(key) == php_key(segment):
+                return value
+        return None
+    if isinstance(node, list):
+        index = php_key(segment)
+        return node[index] if isinstance(index, int) and 0 <= index < len(node) else None
+    if isinstance(node, str):
+        # A string offset: isset("abc"[1]) is true, negative offsets count from the end.
+        offset = _string_offset(segment)
+        if offset is not None and -len(node) <= offset < len(node):
+            return node[offset]
+    return None
+
+
+def _string_offset(segment: str) -> int | None:
+    # Only an integer-like key (surrounding whitespace allowed) is an offset into a string.
+    text = segment.strip(" \t\n\r\v\f")
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
+def _php_array(values: dict[PhpKey, Any]) -> Any:
+    """A PHP array as json_encode writes it: keys 0..n-1 in order a list, else an object; empty []."""
+    if is_list_keys(list(values)):
+        return list(values.values())
+    return {str(k): v for k, v in values.items()}

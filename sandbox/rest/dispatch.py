@@ -60,6 +60,20 @@ def operating_key(caller: Caller) -> str:
     return caller.label
 
 
+def _operating(key: str, method: str, processing: float, finish: float) -> dict[str, Any]:
+    """`operating` and `operating_reset_at`, on every answer, batch's included (§3.3, §4.3).
+
+    The outer batch is not counted (each nested call counts for its own method), so its
+    `operating` stays 0; its window starts now, as for a method not used in the last 10 minutes.
+    """
+    if method != "batch":
+        limits.add_operating(key, method, processing)
+    used, reset_at = limits.operating_state(key, method)
+    if reset_at is None:
+        reset_at = limits.fresh_reset_at(finish)
+    return {"operating_reset_at": reset_at, "operating": round(used, 6)}
+
+
 def run_method(
     name: str,
     params: dict[str, Any],
@@ -97,15 +111,11 @@ def run_method(
         return Outcome(500, errors.internal().body())
 
     operating: dict[str, Any] | None = None
-    if spec.name != "batch":
-        # The outer batch is not counted; each nested call counts for its own method (§4.3).
+    if not in_batch:
+        # Inside a batch, result_time entries carry no operating keys (§4.4).
+        operating = _operating(key, spec.name, processing, finish)
+    elif spec.name != "batch":
         limits.add_operating(key, spec.name, processing)
-        used, reset_at = limits.operating_state(key, spec.name)
-        operating = {"operating": round(used, 6)}
-        if reset_at is not None and not in_batch:
-            operating["operating_reset_at"] = reset_at
-        if in_batch:
-            operating = None
     body: dict[str, Any] = {}
     if isinstance(value, ListResult):
         body["result"] = value.items

@@ -58,6 +58,11 @@ def operating_state(key: str, method: str) -> tuple[float, int | None]:
     return total, reset_at
 
 
+def fresh_reset_at(now: float) -> int:
+    """When a window that starts at `now` runs out: its first one-minute bucket plus 10 minutes."""
+    return (int(now // 60) + WINDOW_MINUTES) * 60
+
+
 def check_operating(key: str, method: str, portal: Portal) -> None:
     if not limits_enabled(portal):
         return

@@ -150,6 +150,23 @@ def test_a_batch_reports_each_failing_command_and_keeps_the_others(installed: In
     assert outcome.totals["page"] == Deal.objects.count()
 
 
+def test_a_batch_keyed_0_to_n_is_read_from_the_list_answers_a_portal_gives(installed: Installed) -> None:
+    """A portal answers keys 0..n-1 as JSON lists and keys with a gap as objects (bitrix24-batch.md)."""
+    deal_id = first_deal_id()
+    outcome = client_for(installed.portal).batch(
+        {
+            "0": ("crm.deal.get", {"id": deal_id}),
+            "1": ("crm.deal.list", {"select": ["ID"], "filter": {"ID": deal_id}}),
+            "2": ("crm.deal.get", {"id": 99999999}),
+        }
+    )
+    # result is the list [deal, page]; result_error {"2": …} and result_total {"1": 1} objects.
+    assert outcome.get("0")["ID"] == str(deal_id)
+    assert outcome.get("1") == [{"ID": str(deal_id)}]
+    assert set(outcome.errors) == {"2"} and isinstance(outcome.errors["2"], NotFound)
+    assert outcome.totals == {"1": 1}
+
+
 def test_a_halting_batch_stops_at_the_first_failure(installed: Installed) -> None:
     deal_id = first_deal_id()
     outcome = client_for(installed.portal).batch(
