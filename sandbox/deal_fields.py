@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from sandbox.listing import FieldSpec
 from sandbox.models import Category, Deal, DealContact, DealUserField, Status
-from sandbox.userfields import label
+from sandbox.userfields import label, sorted_items
 from sandbox.wire import date_str, datetime_str, id_str, money_str, number
 
 PHP_INT_MAX = 2**63 - 1
@@ -135,7 +135,7 @@ def uf_descriptor(field: DealUserField, lang: str = "en") -> dict[str, Any]:
         "isDynamic": True,
     }
     if field.user_type_id == "enumeration":
-        result["items"] = [{"ID": str(i.get("ID", "")), "VALUE": str(i.get("VALUE", ""))} for i in field.items]
+        result["items"] = [{"ID": str(i.get("ID", "")), "VALUE": str(i.get("VALUE", ""))} for i in sorted_items(field)]
     result.update(
         title=field.field_name,
         listLabel=label(field, "LIST_COLUMN_LABEL", lang),

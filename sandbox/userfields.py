@@ -279,8 +279,14 @@ def field_json(field: DealUserField, *, lang: str | None = None) -> dict[str, An
         elif lang in LANGUAGES:
             result[kind] = label(field, kind, lang) or None
     if field.user_type_id == "enumeration":
-        result["LIST"] = [enum_json(item) for item in field.items if isinstance(item, dict)]
+        result["LIST"] = [enum_json(item) for item in sorted_items(field)]
     return result
+
+
+def sorted_items(field: DealUserField) -> list[dict[str, Any]]:
+    """Enumeration values in the portal's order: by SORT, then ID (CUserFieldEnum::GetList)."""
+    items = [item for item in field.items if isinstance(item, dict)] if isinstance(field.items, list) else []
+    return sorted(items, key=lambda item: (to_int(item.get("SORT"), 500), to_int(item.get("ID"), 0)))
 
 
 def enum_json(item: dict[str, Any]) -> dict[str, Any]:

@@ -375,3 +375,13 @@ def test_new_fields_are_described_read_and_written_through_the_deal_methods(sand
     row = sandbox.result("crm.deal.list", {"filter": {"ID": deal_id}, "select": ["UF_*"]})[0]
     assert (row["UF_CRM_SEATS"], row["UF_CRM_VIP"]) == ("12", "0")  # an unusable value is ignored
     assert "UF_CRM_TAGS" not in row  # "'UF_*' — to select all custom fields (excluding multiple fields)"
+
+
+def test_list_values_come_back_in_sort_order_in_get_and_in_deal_fields(sandbox: SandboxPortal) -> None:
+    """The list sample's LIST runs by SORT (10, 20, 30, ...), whatever order the values were sent in."""
+    values = [{"VALUE": "late", "SORT": 300}, {"VALUE": "early", "SORT": 100}, {"VALUE": "middle", "SORT": 200}]
+    field_id = add(sandbox, {"FIELD_NAME": "ORDERED", "USER_TYPE_ID": "enumeration", "LIST": values})
+    listed = sandbox.result("crm.deal.userfield.get", {"id": field_id})["LIST"]
+    assert [v["VALUE"] for v in listed] == ["early", "middle", "late"]
+    items = sandbox.result("crm.deal.fields")["UF_CRM_ORDERED"]["items"]
+    assert [i["VALUE"] for i in items] == ["early", "middle", "late"]
