@@ -32,6 +32,7 @@ from sandbox.rest.errors import RestError
 from sandbox.rest.registry import Call, ListResult, rest_method
 
 ROW_ORDER = ("sort", "id")
+DB_ID_MAX = 2**63 - 1  # ids beyond this exist nowhere (and would overflow the database's integer)
 
 
 def access_denied() -> EngineError:
@@ -66,7 +67,8 @@ def owner_deal(owner_type: str, owner_id: Any, user: User) -> Deal:
     if code not in item_rows.WITH_ROWS:
         raise not_supported(owner_type)
     deal_id = engine_whole(owner_id)
-    deal = Deal.objects.select_for_update().filter(pk=deal_id).first() if code == "D" and deal_id > 0 else None
+    usable = code == "D" and 0 < deal_id <= DB_ID_MAX
+    deal = Deal.objects.select_for_update().filter(pk=deal_id).first() if usable else None
     if deal is None:
         raise owner_not_found()
     if not can_edit_deal(user, deal):
@@ -86,8 +88,12 @@ def engine_whole(value: Any) -> int:
     return -number if text.startswith("-") else number
 
 
+def stored_row(row_id: int) -> ProductRow | None:
+    return ProductRow.objects.filter(pk=row_id).first() if 0 < row_id <= DB_ID_MAX else None
+
+
 def readable_row(call: Call) -> ProductRow:
-    row = ProductRow.objects.filter(pk=engine.int_param(call, "id")).first()
+    row = stored_row(engine.int_param(call, "id"))
     if row is None:
         raise row_not_found()
     if not can_read_crm(call.user):
@@ -97,7 +103,7 @@ def readable_row(call: Call) -> ProductRow:
 
 def writable_row(call: Call) -> tuple[ProductRow, Deal]:
     row_id = engine.int_param(call, "id")
-    row = ProductRow.objects.filter(pk=row_id).first()
+    row = stored_row(row_id)
     if row is None:
         raise row_not_found()
     deal = Deal.objects.select_for_update().get(pk=row.deal_id)
@@ -271,11 +277,10 @@ def productrow_list(call: Call) -> ListResult:
 def single_owner_id(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value > 0:
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+").isdigit() and int(value) > 0:
-        return int(value)
-    return None
+    number = value if isinstance(value, int) else None
+    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        number = int(value)
+    return number if number is not None and 0 < number <= DB_ID_MAX else None
 
 
 def check_filter_values(filter_: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from sandbox.rest.errors import RestError, legacy
 from sandbox.rest.registry import Call, ListResult, rest_method
 
 ACCESS_DENIED = "Access denied."
+INT_MAX = 2**31 - 1
 ID_ERROR = "ID is not defined or invalid."
 _WRITABLE = ("XML_ID", "SORT", "MANDATORY", "SHOW_FILTER", "SHOW_IN_LIST", "EDIT_IN_LIST", "IS_SEARCHABLE")
 _LIST_FILTER = {
@@ -63,6 +64,12 @@ def _find(field_id: int) -> DealUserField:
     if field is None:
         raise RestError("ERROR_NOT_FOUND", f"The entity with ID '{field_id}' is not found.", 400)
     return field
+
+
+def _sort(value: Any) -> int:
+    """A usable SORT, or 0: it must be above zero and fit the column."""
+    sort = uf.to_int(value, 0)
+    return min(sort, INT_MAX) if sort > 0 else 0
 
 
 def _flag(value: Any) -> str:
@@ -106,17 +113,17 @@ def userfield_add(call: Call) -> int:
         items = uf.list_for_add(fields.get("LIST"), multiple=multiple) if type_id == "enumeration" else []
     except uf.UserFieldError as exc:
         raise _core(exc) from exc
-    default_label = _text(fields.get("LABEL")) or name
-    sort = uf.to_int(fields.get("SORT"), 0)
+    default_label = (_text(fields.get("LABEL")) or name)[:200]
+    sort = _sort(fields.get("SORT"))
     field = DealUserField.objects.create(
         field_name=name,
         user_type_id=type_id,
         label=default_label,
         multiple="Y" if multiple else "N",
         mandatory=_flag(fields.get("MANDATORY")),
-        sort=sort if sort > 0 else 100,
+        sort=sort or 100,
         items=items,
-        xml_id=_text(fields.get("XML_ID")) or None,
+        xml_id=_text(fields.get("XML_ID"))[:255] or None,
         show_filter=_show_filter(fields.get("SHOW_FILTER")),
         show_in_list="N" if _text(fields.get("SHOW_IN_LIST")).upper() == "N" else "Y",
         edit_in_list="N" if _text(fields.get("EDIT_IN_LIST")).upper() == "N" else "Y",
@@ -218,10 +225,9 @@ def userfield_update(call: Call) -> bool:
 
 def _apply_scalar(field: DealUserField, key: str, value: Any) -> None:
     if key == "XML_ID":
-        field.xml_id = _text(value) or None
+        field.xml_id = _text(value)[:255] or None
     elif key == "SORT":
-        sort = uf.to_int(value, 0)
-        field.sort = sort if sort > 0 else field.sort
+        field.sort = _sort(value) or field.sort
     elif key == "SHOW_FILTER":
         field.show_filter = _show_filter(value)
     elif key in ("SHOW_IN_LIST", "EDIT_IN_LIST"):

@@ -355,3 +355,38 @@ def test_a_rep_writes_rows_of_own_deals_only(sandbox: SandboxPortal) -> None:
         == "ACCESS_DENIED"
     )
     assert add_row(sandbox, theirs.pk, user=MANAGER, productName="any", price=1)["ownerId"] == theirs.pk
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("crm.item.productrow.get", {"id": "99999999999999999999999"}),
+        ("crm.item.productrow.get", {"id": [1]}),
+        ("crm.item.productrow.update", {"id": 1, "fields": "price=1"}),
+        ("crm.item.productrow.delete", {"id": -1}),
+        ("crm.item.productrow.add", {"fields": {"ownerType": ["D"], "ownerId": {"x": 1}}}),
+        ("crm.item.productrow.add", {"fields": {"ownerType": "D", "ownerId": "99999999999999999999999"}}),
+        ("crm.item.productrow.set", {"ownerType": "D", "ownerId": "9" * 30, "productRows": []}),
+        ("crm.item.productrow.set", {"ownerType": "D", "ownerId": 1, "productRows": "rows"}),
+        ("crm.item.productrow.list", {"filter": {"=ownerType": "D", "=ownerId": "9" * 30}}),
+        ("crm.item.productrow.list", {"filter": "D", "order": "x", "start": "x"}),
+    ],
+)
+def test_nonsense_gets_a_clear_error_and_never_a_500(
+    sandbox: SandboxPortal, method: str, params: dict[str, Any]
+) -> None:
+    response = sandbox.call(method, params)
+    assert response.status_code == 400, response.text
+    assert response.json()["error_description"]
+
+
+def test_values_the_pricing_cannot_take_are_refused_with_their_reason(sandbox: SandboxPortal) -> None:
+    deal = new_deal()
+    for fields, text in (
+        ({"price": "abc"}, "Price (PRICE) must be a number."),
+        ({"quantity": {"x": 1}}, "Quantity (QUANTITY) must be a number."),
+        ({"discountTypeId": 2, "discountRate": 150}, "Discount Rate (DISCOUNT_RATE) must be between 0 and 100."),
+    ):
+        response = sandbox.call("crm.item.productrow.add", {"fields": {"ownerType": "D", "ownerId": deal.pk, **fields}})
+        assert error_of(response) == (400, 0, text)
+    assert not ProductRow.objects.filter(deal=deal).exists()

@@ -385,3 +385,21 @@ def test_list_values_come_back_in_sort_order_in_get_and_in_deal_fields(sandbox: 
     assert [v["VALUE"] for v in listed] == ["early", "middle", "late"]
     items = sandbox.result("crm.deal.fields")["UF_CRM_ORDERED"]["items"]
     assert [i["VALUE"] for i in items] == ["early", "middle", "late"]
+
+
+def test_nonsense_in_fields_is_dropped_or_refused_never_a_500(sandbox: SandboxPortal) -> None:
+    field_id = add(
+        sandbox,
+        {"FIELD_NAME": "ODD", "USER_TYPE_ID": "enumeration", "SORT": "9" * 40, "LABEL": "L" * 300,
+         "LIST": "not a list", "SETTINGS": "none", "EDIT_FORM_LABEL": {"en": ["x"]}, "MANDATORY": {"a": 1}},
+    )  # fmt: skip
+    field = sandbox.result("crm.deal.userfield.get", {"id": field_id})
+    assert (field["SORT"], field["LIST"], field["MANDATORY"]) == (str(2**31 - 1), [], "N")
+    assert field["EDIT_FORM_LABEL"]["en"] == "L" * 200
+    for params in ({"id": "9" * 30}, {"id": [1]}, {"id": {"a": 1}}):
+        assert sandbox.call("crm.deal.userfield.get", params).status_code == 400
+    assert sandbox.call("crm.deal.userfield.list", {"filter": {"ID": {"x": 1}, "SORT": "abc"}}).status_code == 200
+    response = sandbox.call(
+        "crm.deal.userfield.update", {"id": field_id, "fields": {"LIST": [{"ID": "x", "DEL": "Y"}]}}
+    )
+    assert response.status_code == 200
