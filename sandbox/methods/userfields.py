@@ -48,7 +48,7 @@ def _core(error: uf.UserFieldError) -> RestError:
 def _array(call: Call, name: str) -> dict[str, Any] | None:
     value = call.param(name)
     if isinstance(value, list):
-        return dict(enumerate(value)) if value else {}  # type: ignore[arg-type]
+        return {str(index): item for index, item in enumerate(value)}  # a PHP list: numeric keys
     return {str(k): v for k, v in value.items()} if isinstance(value, dict) else None
 
 

@@ -399,6 +399,7 @@ def test_nonsense_in_fields_is_dropped_or_refused_never_a_500(sandbox: SandboxPo
     for params in ({"id": "9" * 30}, {"id": [1]}, {"id": {"a": 1}}):
         assert sandbox.call("crm.deal.userfield.get", params).status_code == 400
     assert sandbox.call("crm.deal.userfield.list", {"filter": {"ID": {"x": 1}, "SORT": "abc"}}).status_code == 200
+    assert len(sandbox.result("crm.deal.userfield.list", {"filter": ["x"], "order": ["ID"]})) == 3
     response = sandbox.call(
         "crm.deal.userfield.update", {"id": field_id, "fields": {"LIST": [{"ID": "x", "DEL": "Y"}]}}
     )
