@@ -200,7 +200,7 @@ def list_for_add(raw: Any, *, multiple: bool) -> list[dict[str, Any]]:
             continue
         is_default = yes(source.get("DEF"))
         item = {
-            "ID": str(next_id), "SORT": str(_sort(source, 500)), "VALUE": _item_text(source, "VALUE"),
+            "ID": str(next_id), "SORT": str(_sort(source, 0)), "VALUE": _item_text(source, "VALUE"),
             "DEF": "Y" if is_default and multiple else "N", "XML_ID": _item_text(source, "XML_ID") or None,
         }  # fmt: skip
         if is_default and default_key is None:
@@ -232,7 +232,7 @@ def list_for_update(stored: list[dict[str, Any]], raw: Any, *, multiple: bool) -
         if target is None:
             if value == "":
                 continue
-            target = {"ID": str(next_id), "SORT": "500", "VALUE": value, "DEF": "N", "XML_ID": None}
+            target = {"ID": str(next_id), "SORT": "0", "VALUE": value, "DEF": "N", "XML_ID": None}
             items.append(target)
             by_id[target["ID"]] = target
             next_id += 1
@@ -249,7 +249,7 @@ def list_for_update(stored: list[dict[str, Any]], raw: Any, *, multiple: bool) -
                 default_key = int(target["ID"])
     _apply_default(items, default_key, multiple)
     _check_xml_ids(items)
-    items.sort(key=lambda item: (to_int(item.get("SORT"), 500), to_int(item.get("ID"), 0)))
+    items.sort(key=lambda item: (to_int(item.get("SORT"), 0), to_int(item.get("ID"), 0)))
     return items
 
 
@@ -286,9 +286,9 @@ def field_json(field: DealUserField, *, lang: str | None = None) -> dict[str, An
 def sorted_items(field: DealUserField) -> list[dict[str, Any]]:
     """Enumeration values in the portal's order: by SORT, then ID (CUserFieldEnum::GetList)."""
     items = [item for item in field.items if isinstance(item, dict)] if isinstance(field.items, list) else []
-    return sorted(items, key=lambda item: (to_int(item.get("SORT"), 500), to_int(item.get("ID"), 0)))
+    return sorted(items, key=lambda item: (to_int(item.get("SORT"), 0), to_int(item.get("ID"), 0)))
 
 
 def enum_json(item: dict[str, Any]) -> dict[str, Any]:
-    return {"ID": str(item.get("ID", "")), "SORT": str(item.get("SORT", "500")), "VALUE": str(item.get("VALUE", "")),
+    return {"ID": str(item.get("ID", "")), "SORT": str(item.get("SORT", "0")), "VALUE": str(item.get("VALUE", "")),
             "DEF": str(item.get("DEF", "N")), "XML_ID": item.get("XML_ID")}  # fmt: skip
