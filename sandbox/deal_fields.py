@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from sandbox.listing import FieldSpec
 from sandbox.models import Category, Deal, DealContact, DealUserField, Status
+from sandbox.userfields import label, sorted_items
 from sandbox.wire import date_str, datetime_str, id_str, money_str, number
 
 PHP_INT_MAX = 2**63 - 1
@@ -118,11 +119,12 @@ def _descriptor(name: str, type_: str, title: str, flags: str, extra: dict[str, 
     return result
 
 
-def uf_descriptor(field: DealUserField) -> dict[str, Any]:
+def uf_descriptor(field: DealUserField, lang: str = "en") -> dict[str, Any]:
     """A UF field as legacy `*.fields` send it: Dynamic, title = FIELD_NAME, the label in *Label.
 
     Shape from restservice.php prepareFields (spec Appendix A.5) and the crm.company.fields sample
-    in the current docs: `"isDynamic": true, "title": "UF_CRM_…", "listLabel": "New Field", …`.
+    in the current docs: `"isDynamic": true, "title": "UF_CRM_…", "listLabel": "New Field", …`; the labels
+    are LIST_COLUMN_LABEL, EDIT_FORM_LABEL and LIST_FILTER_LABEL in the portal's language.
     """
     result: dict[str, Any] = {
         "type": field.user_type_id,
@@ -133,10 +135,16 @@ def uf_descriptor(field: DealUserField) -> dict[str, Any]:
         "isDynamic": True,
     }
     if field.user_type_id == "enumeration":
-        result["items"] = [{"ID": str(i.get("ID", "")), "VALUE": str(i.get("VALUE", ""))} for i in field.items]
-    result.update(title=field.field_name, listLabel=field.label, formLabel=field.label, filterLabel=field.label)
-    if field.user_type_id in _UF_SETTINGS:
-        result["settings"] = dict(_UF_SETTINGS[field.user_type_id])
+        result["items"] = [{"ID": str(i.get("ID", "")), "VALUE": str(i.get("VALUE", ""))} for i in sorted_items(field)]
+    result.update(
+        title=field.field_name,
+        listLabel=label(field, "LIST_COLUMN_LABEL", lang),
+        formLabel=label(field, "EDIT_FORM_LABEL", lang),
+        filterLabel=label(field, "LIST_FILTER_LABEL", lang),
+    )
+    settings = field.settings or _UF_SETTINGS.get(field.user_type_id)
+    if settings:
+        result["settings"] = dict(settings)
     return result
 
 

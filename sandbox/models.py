@@ -369,7 +369,18 @@ class DealUserField(models.Model):
     multiple = yn_field("N")
     mandatory = yn_field("N")
     sort = models.IntegerField(default=100)
-    items = models.JSONField(default=list)  # enumeration values [{"ID": "1", "VALUE": "..."}]
+    # Enumeration values [{"ID": "1", "VALUE": "...", "DEF": "N", "SORT": "10", "XML_ID": "..."}];
+    # IDs are unique across the portal, as b_user_field_enum's are (sandbox.userfields allocates them).
+    items = models.JSONField(default=list)
+    xml_id = models.CharField(max_length=255, null=True, blank=True)
+    show_filter = models.CharField(max_length=1, default="N")  # N, I exact, E mask, S substring
+    show_in_list = yn_field("Y")
+    edit_in_list = yn_field("Y")
+    is_searchable = yn_field("N")
+    settings = models.JSONField(default=dict)  # the type's effective SETTINGS
+    # Per-language texts: {"EDIT_FORM_LABEL": {"en": "...", "de": "..."}, "LIST_COLUMN_LABEL": ...};
+    # a kind or language missing here falls back to `label`.
+    labels = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["sort", "id"]

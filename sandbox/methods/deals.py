@@ -240,7 +240,20 @@ def _uf_one(uf: DealUserField, value: Any) -> Any:
         except ValueError:
             moment = None
         return moment.isoformat() if moment else _SKIP
+    if kind == "money":
+        return _uf_money(text)
     return text
+
+
+def _uf_money(text: str) -> Any:
+    """A money value is stored as "amount|CURRENCY" ("100.5|USD"); no currency means the base one."""
+    amount_text, _, code = text.partition("|")
+    amount = parse_decimal(amount_text)
+    if amount is None or abs(amount) >= MONEY_LIMIT:
+        return _SKIP
+    base = Currency.objects.filter(base=True).values_list("code", flat=True).first() or "USD"
+    currency = Currency.objects.filter(code__iexact=code.strip()).values_list("code", flat=True).first()
+    return f"{format(amount.normalize(), 'f')}|{currency or base}"
 
 
 # --- Writing a deal -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from sandbox.models import (
 )
 from sandbox.permissions import can_delete_deal, can_edit_deal
 from sandbox.pricing import stored_row_prices
+from sandbox.userfields import label
 from sandbox.views.marketplace import user_options
 from sandbox.views.pages import DEAL_TAB, Stage, all_stages, format_money, funnel_stages
 from sandbox.views.tools import current_user, not_found, render_portal
@@ -193,7 +194,7 @@ def _contacts(deal: Deal) -> list[dict[str, Any]]:
 
 def field_label(name: str, card: CardData) -> str:
     uf = card.user_fields.get(name)
-    return uf.label if uf else FIELD_TITLES.get(name, name)
+    return label(uf, "EDIT_FORM_LABEL") if uf else FIELD_TITLES.get(name, name)
 
 
 def field_value(name: str, card: CardData) -> str:
