@@ -125,19 +125,21 @@ class Freshness:
     shown: int = 0  # the version the "changed" notice was shown for
 
 
-def freshness_check(
-    *, portal_id: int, deal_id: int, user_id: int, tab: str, known: int, shown: int = 0, ack: bool = False
-) -> Freshness:
+def freshness_keep_editing(*, portal_id: int, deal_id: int, user_id: int, tab: str) -> Freshness:
+    """ "Keep editing" (a POST): the person has seen the notice; only later changes show it again."""
+    if deal_deleted(portal_id=portal_id, deal_id=deal_id):
+        return Freshness("deleted", 0)
+    if tab:
+        cache.delete(_own_key(portal_id, deal_id, user_id, tab))
+    return Freshness("quiet", deal_version(portal_id=portal_id, deal_id=deal_id))
+
+
+def freshness_check(*, portal_id: int, deal_id: int, user_id: int, tab: str, known: int, shown: int = 0) -> Freshness:
     """Compare the version the tab knows with the cache. No REST, a few cache reads."""
     if deal_deleted(portal_id=portal_id, deal_id=deal_id):
         return Freshness("deleted", known)
     current = deal_version(portal_id=portal_id, deal_id=deal_id)
     key = _own_key(portal_id, deal_id, user_id, tab) if tab else ""
-    if ack:
-        # "Keep editing": the person has seen the notice; only later changes show it again.
-        if key:
-            cache.delete(key)
-        return Freshness("quiet", current)
     extra = current - known
     if extra <= 0:
         return Freshness("same", known, shown)
