@@ -26,6 +26,7 @@ from django.utils.csp import CSP, build_policy
 
 from b24app import trust
 
+HEADER = str(CSP.HEADER_ENFORCE)  # a plain str: WSGI servers refuse str subclasses as header names
 SANDBOX_NAMESPACE = "sandbox"
 SANDBOX_POLICY = {"object-src": [CSP.NONE], "base-uri": [CSP.NONE]}
 
@@ -74,13 +75,13 @@ class AppPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if CSP.HEADER_ENFORCE in response:
+        if HEADER in response:
             return response
         if _sandbox(request):
             # The portal's pages use inline styles, as Bitrix24's own do; they get only what
             # costs them nothing, and the app's policy is never stretched to fit them.
-            response[CSP.HEADER_ENFORCE] = build_policy(SANDBOX_POLICY)
+            response[HEADER] = build_policy(SANDBOX_POLICY)
         else:
             config = app_policy(frame_ancestors=getattr(response, "csp_frame_ancestors", None))
-            response[CSP.HEADER_ENFORCE] = build_policy(config, get_nonce(request))
+            response[HEADER] = build_policy(config, get_nonce(request))
         return response

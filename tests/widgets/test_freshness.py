@@ -96,24 +96,49 @@ def test_a_change_made_elsewhere_shows_a_notice_with_reload(
     assert poll(tab, known(response.text)).status_code == 204
 
 
+def keep_editing_url(notice: str) -> str:
+    keep = re.search(r'hx-post="([^"]+)" hx-target="#freshness"', notice)
+    assert keep is not None, notice[:3000]
+    return keep.group(1)
+
+
 def test_keep_editing_hides_the_notice_until_the_next_change(
     sandbox: SandboxPortal, tab_portal: Any, rep_tab: DealTab
 ) -> None:
     tab = rep_tab
     send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id)
     notice = poll(tab, {"v": "0"})
-    keep = re.search(r'hx-get="([^"]+ack=1)"', notice.text)
-    assert keep is not None
-    quiet = tab.session.get(
-        tab.sandbox.app_url.rstrip("/") + keep.group(1).replace("&amp;", "&"),
-        headers=tab.headers(htmx=True),
-        timeout=30,
+    assert keep_editing_url(notice.text) == f"/deal-tab/{tab.deal_id}/keep-editing/"
+    quiet = tab.session.post(
+        tab.sandbox.app_url.rstrip("/") + keep_editing_url(notice.text), headers=tab.headers(htmx=True), timeout=30
     )
     assert quiet.status_code == 200 and "changed elsewhere" not in quiet.text
     assert known(quiet.text) == {"v": "1"}
     assert poll(tab, {"v": "1"}).status_code == 204
     send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id)
     assert "This deal was changed elsewhere." in shown(poll(tab, {"v": "1"}).text)
+
+
+def test_keep_editing_over_get_is_refused_and_forgets_nothing(
+    sandbox: SandboxPortal, tab_portal: Any, rep_tab: DealTab
+) -> None:
+    from django.core.cache import cache
+
+    from widgets.freshness import own_save
+
+    tab = rep_tab
+    with own_save(portal_id=tab_portal.pk, deal_id=tab.deal_id, user_id=3, tab=tab.tab_id) as note:
+        note.wrote = True  # the tab now expects its own save's event
+    own_key = f"dealdesk:deal-own:{tab_portal.pk}:{tab.deal_id}:3:{tab.tab_id}"
+    assert cache.get(own_key) == 1
+    url = tab.url("tab_keep_editing")
+    assert requests.get(url, headers=tab.headers(htmx=True), timeout=30).status_code == 405
+    # The poll takes no acknowledgement any more: ack=1 is ignored and nothing is forgotten.
+    assert poll(tab, {"v": "0", "ack": "1"}).status_code == 204
+    assert requests.post(url, timeout=30).status_code == 403  # without the tab's token
+    assert cache.get(own_key) == 1
+    assert requests.post(url, headers=tab.headers(htmx=True), timeout=30).status_code == 200
+    assert cache.get(own_key) is None
 
 
 def test_reloading_the_tab_shows_the_deal_as_it_is_now_and_knows_its_version(
