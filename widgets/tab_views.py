@@ -313,9 +313,10 @@ def tab_version(request: WidgetRequest, deal_id: int) -> HttpResponse:
 @widget_view("tab")
 @in_widget_language
 def tab_keep_editing(request: WidgetRequest, deal_id: int) -> HttpResponse:
-    """ "Keep editing" on the changed-elsewhere notice: a POST, since it forgets what the tab expected."""
-    tab = tab_id_of(request.headers.get(TAB_HEADER))
-    identity = {"portal_id": request.portal.pk, "deal_id": deal_id, "user_id": request.widget.user_id}
-    fresh = freshness_keep_editing(**identity, tab=tab)
+    """Keep editing, on the changed-elsewhere notice: the tab takes the deal's version as seen.
+
+    A POST: it is the person's action on the tab, not a read (house style rule 10).
+    """
+    fresh = freshness_keep_editing(portal_id=request.portal.pk, deal_id=deal_id)
     context = {"fresh": fresh, "deal_id": deal_id, "poll_seconds": poll_seconds()}
     return render(request, TEMPLATE + "#freshness", context)
