@@ -40,9 +40,10 @@ def origin_of(url: str) -> str:
 def app_policy(*, frame_ancestors: str | None = None) -> dict[str, list[str]]:
     base = cast(dict[str, list[str]], settings.SECURE_CSP)
     config = {directive: list(values) for directive, values in base.items()}
-    bx24 = origin_of(trust.bx24_js_url())
-    if bx24 not in config.get("script-src", []):
-        config["script-src"] = [*config.get("script-src", []), bx24]
+    bx24 = trust.bx24_js_url()
+    # A relative BX24_JS_URL is the app's own ('self'); an empty host must never become "https:".
+    if urlsplit(bx24).netloc and origin_of(bx24) not in config.get("script-src", []):
+        config["script-src"] = [*config.get("script-src", []), origin_of(bx24)]
     if frame_ancestors:
         config["frame-ancestors"] = [frame_ancestors]
     return config

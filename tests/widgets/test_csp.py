@@ -132,3 +132,24 @@ def test_pages_that_load_htmx_turn_its_inline_indicator_style_off() -> None:
     meta = """<meta name="htmx-config" content='{"includeIndicatorStyles":false}'>"""
     for name in ("templates/base.html", "templates/widgets/deal_tab.html"):
         assert meta in (ROOT / name).read_text(), name
+
+
+@pytest.mark.parametrize(
+    ("bx24_js_url", "scripts"),
+    [
+        ("", ["'self'", "https://api.bitrix24.com"]),  # the official library, scheme-relative
+        ("https://cdn.example.com/bx24/api.js", ["'self'", "https://cdn.example.com"]),
+        ("/static/bx24.js", ["'self'"]),  # served by the app itself: never a bare "https://"
+    ],
+)
+def test_scripts_may_come_from_where_bx24_js_is_served_only(
+    settings: Any, bx24_js_url: str, scripts: list[str]
+) -> None:
+    from b24app.csp import app_policy
+
+    settings.B24_SANDBOX = False
+    settings.BX24_JS_URL = bx24_js_url
+    policy = app_policy(frame_ancestors="https://acme.bitrix24.com")
+    assert [value for value in policy["script-src"] if value.startswith(("'self'", "http"))] == scripts
+    assert policy["frame-ancestors"] == ["https://acme.bitrix24.com"]
+    assert app_policy()["frame-ancestors"] == ["'none'"]
