@@ -7,7 +7,9 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	echo $$p; break; fi; done)
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 0.0.0.0
+# Loopback only: the dev server has a fixed secret key and the sandbox's unauthenticated tools
+# (switch user, faults, request log). `HOST=0.0.0.0 make run` exposes it to the network.
+HOST ?= 127.0.0.1
 PORT ?= 8000
 # The portal and the app are two sites on one server: localhost for the portal, 127.0.0.1 for
 # the app (so the embedded tab is cross-site, as in production).

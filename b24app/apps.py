@@ -13,6 +13,8 @@ class B24AppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from b24app import checks  # noqa: F401  (registers the deploy checks)
+
         if settings.PRODUCTION and settings.B24_SANDBOX:
             logging.getLogger("b24app").warning(
                 "B24_SANDBOX is on in production: the sandbox portal is served under /sandbox/ with demo "

@@ -2,7 +2,8 @@
 
 FERNET_KEYS holds comma-separated keys, newest first: new values are encrypted with the first,
 and every listed key still decrypts. Without it (development only) a key is derived from
-SECRET_KEY; production refuses to start without FERNET_KEYS (see settings).
+SECRET_KEY; production refuses to start without FERNET_KEYS, and any process refuses to start
+with a key that is not a Fernet key (see settings; `check --deploy` says the same).
 """
 
 from __future__ import annotations
@@ -13,6 +14,19 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+
+
+def fernet_keys_problem(keys: list[str]) -> str | None:
+    """What is wrong with FERNET_KEYS, naming the key by position only: a key is never printed."""
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+            return (
+                f"FERNET_KEYS: key {position} of {len(keys)} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes, as Fernet.generate_key() makes)"
+            )
+    return None
 
 
 @lru_cache(maxsize=4)

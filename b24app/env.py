@@ -61,3 +61,16 @@ def env_secret(name: str, *, required: bool, dev_default: str = "") -> str:
     if required:
         raise ImproperlyConfigured(f"{name} must be set in production")
     return dev_default
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """A header the TLS-terminating proxy sets on HTTPS requests: `X-Forwarded-Proto` (meaning
+    `X-Forwarded-Proto: https`) or `Header: value`. Unset: the app trusts no such header."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, _, value = raw.partition(":")
+    header, value = header.strip(), value.strip() or "https"
+    if not header or not all(c.isascii() and (c.isalnum() or c == "-") for c in header):
+        raise ImproperlyConfigured(f"{name} must be a header name such as X-Forwarded-Proto, got {raw!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), value

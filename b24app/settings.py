@@ -1,7 +1,8 @@
 """Deal Desk settings: one module, every value read from the environment.
 
 Development needs no configuration at all: SQLite files, the local-memory cache and the sandbox
-portal. Production (DEBUG off) refuses to start without its secrets.
+portal. Production (PRODUCTION=1) refuses to start without its secrets, with DEBUG on, or with a
+FERNET_KEYS entry that is not a Fernet key.
 """
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
-from b24app.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from b24app.crypto import fernet_keys_problem
+from b24app.env import env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-PRODUCTION = not DEBUG and env_bool("PRODUCTION", False)
+PRODUCTION = env_bool("PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    # DEBUG would show tracebacks and settings to anyone; it never quietly turns production off.
+    raise ImproperlyConfigured("PRODUCTION=1 cannot run with DEBUG=1: unset DEBUG (or PRODUCTION, off production)")
 
 SECRET_KEY = env_secret(
     "SECRET_KEY", required=PRODUCTION, dev_default="dev-only-secret-key-not-for-production-use-0123456789"
@@ -52,9 +59,10 @@ B24_HTTP_TIMEOUT = env_float("B24_HTTP_TIMEOUT", 0.0)
 # Encryption keys for tokens at rest, newest first (Fernet keys, comma-separated).
 FERNET_KEYS = env_list("FERNET_KEYS", [])
 if PRODUCTION and not FERNET_KEYS:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("FERNET_KEYS must be set in production")
+if _fernet_problem := fernet_keys_problem(FERNET_KEYS):
+    # At start, not at the first encryption: a typo must not wait for the first install to show.
+    raise ImproperlyConfigured(_fernet_problem)
 # The script the app pages load as BX24.js; production uses the official library.
 BX24_JS_URL = env_str("BX24_JS_URL", "")  # default: the official script, or the sandbox's copy
 
@@ -89,6 +97,8 @@ MIDDLEWARE = [
     "b24app.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "b24app.csp.AppPolicyMiddleware",  # SECURE_CSP completed per answer (see b24app/csp.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +121,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -195,8 +206,11 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SAMESITE = "Lax"
+# Only a proxy that sets (and overwrites) this header may say a request came over HTTPS; trusted
+# by default, any client could claim it.
+if _proxy_header := env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = _proxy_header
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -206,6 +220,19 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     # Widget pages are framed cross-site by the portal; their cookies are never relied on.
     SESSION_COOKIE_SAMESITE = "Lax"
+
+# Content-Security-Policy on every answer of the app (b24app/csp.py adds the BX24.js origin to
+# script-src, and the portal's origin as frame-ancestors on the pages a portal frames). No inline
+# scripts, styles or handlers: the app's own files only, and a nonce if a page ever needs one.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # JSON lines in production (with request_id and member_id), plain text in development.
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")

@@ -100,3 +100,84 @@ def test_every_response_carries_a_request_id_and_keeps_a_sane_incoming_one() -> 
     assert kept["X-Request-ID"] == "lb-0123456789"
     junk = Client().get("/b24/health/", HTTP_X_REQUEST_ID="<script>")
     assert junk["X-Request-ID"] != "<script>"
+
+
+def test_production_refuses_to_start_with_debug_on() -> None:
+    result = manage("check", env=production_env(DEBUG="1"))
+    assert result.returncode != 0
+    assert "PRODUCTION=1 cannot run with DEBUG=1" in result.stderr
+
+
+@pytest.mark.parametrize("setting", ["PRODUCTION", "DEBUG"])
+def test_debug_or_production_alone_starts(setting: str) -> None:
+    env = production_env() if setting == "PRODUCTION" else production_env(PRODUCTION="", DEBUG="1")
+    script = "from django.conf import settings; print(settings.PRODUCTION, settings.DEBUG)"
+    result = manage("shell", "--no-imports", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == (["True", "False"] if setting == "PRODUCTION" else ["False", "True"])
+
+
+BAD_KEYS = ["notakey", "A" * 42 + "==", "ключ-не-ключ"]  # the second decodes to 31 bytes, not 32
+
+
+@pytest.mark.parametrize("bad", BAD_KEYS)
+@pytest.mark.parametrize("production", [True, False])
+def test_a_bad_fernet_key_refuses_to_start_naming_the_variable_not_the_key(bad: str, production: bool) -> None:
+    good = Fernet.generate_key().decode()
+    env = production_env(FERNET_KEYS=f"{good},{bad}", **({} if production else {"PRODUCTION": ""}))
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "FERNET_KEYS: key 2 of 2 is not a Fernet key" in result.stderr
+    assert bad not in result.stdout + result.stderr and good not in result.stdout + result.stderr
+
+
+def test_check_deploy_fails_on_a_bad_fernet_key() -> None:
+    result = manage("check", "--deploy", env=production_env(FERNET_KEYS="notakey"))
+    assert result.returncode != 0
+    assert "FERNET_KEYS" in result.stderr and "notakey" not in result.stdout + result.stderr
+
+
+def test_the_deploy_check_itself_flags_bad_or_missing_fernet_keys(settings: Any) -> None:
+    from b24app.checks import fernet_keys_check
+
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]
+    assert fernet_keys_check(None) == []
+    settings.FERNET_KEYS = [Fernet.generate_key().decode(), "notakey"]
+    [bad] = fernet_keys_check(None)
+    assert bad.id == "b24app.E002" and "key 2 of 2" in bad.msg and "notakey" not in bad.msg
+    settings.FERNET_KEYS = []
+    [missing] = fernet_keys_check(None)
+    assert missing.id == "b24app.E001"
+    deploy = manage("check", "--deploy", env=production_env(PRODUCTION="", FERNET_KEYS=""))
+    assert "b24app.E001" in deploy.stderr
+
+
+PROXY_HEADER = "from django.conf import settings; print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
+
+
+def test_the_proxy_ssl_header_is_trusted_only_when_configured() -> None:
+    plain = manage("shell", "--no-imports", "-c", PROXY_HEADER, env=production_env())
+    assert plain.stdout.strip() == "None", plain.stderr
+    proxied = manage(
+        "shell", "--no-imports", "-c", PROXY_HEADER, env=production_env(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    )
+    assert proxied.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')", proxied.stderr
+    custom = manage(
+        "shell", "--no-imports", "-c", PROXY_HEADER, env=production_env(SECURE_PROXY_SSL_HEADER="X-Forwarded-Ssl: on")
+    )
+    assert custom.stdout.strip() == "('HTTP_X_FORWARDED_SSL', 'on')", custom.stderr
+    bad = manage("check", env=production_env(SECURE_PROXY_SSL_HEADER="X Forwarded"))
+    assert bad.returncode != 0 and "SECURE_PROXY_SSL_HEADER must be a header name" in bad.stderr
+
+
+@pytest.mark.django_db
+def test_a_forwarded_proto_header_does_not_make_a_request_secure_unless_configured(settings: Any) -> None:
+    assert not hasattr(settings, "SECURE_PROXY_SSL_HEADER") or settings.SECURE_PROXY_SSL_HEADER is None
+    seen: list[bool] = []
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/b24/health/", HTTP_X_FORWARDED_PROTO="https")
+    seen.append(request.is_secure())
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    seen.append(request.is_secure())
+    assert seen == [False, True]

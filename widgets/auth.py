@@ -18,7 +18,7 @@ from typing import Any, cast
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
-from b24app import logs
+from b24app import csp, logs
 from b24app.models import Portal, UserToken
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,8 @@ def portal_origin(portal: Portal) -> str:
 
 
 def frame_for_portal(response: HttpResponse, portal: Portal) -> HttpResponse:
-    """Widget pages alone may be framed, and only by their portal."""
-    response["Content-Security-Policy"] = f"frame-ancestors {portal_origin(portal)}"
-    response.xframe_options_exempt = True
-    return response
+    """Widget pages alone may be framed, and only by their portal (within the app's whole CSP)."""
+    return csp.framed_by(response, portal_origin(portal))
 
 
 def widget_view(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

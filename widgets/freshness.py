@@ -9,8 +9,11 @@ the cache only. Events arrive late, at most once and in no guaranteed order (bit
 A tab's own save changes the deal too, and its event arrives a moment later. Comparing DATE_MODIFY
 would need a REST read per poll, so the tab instead says what to expect: before writing, a save
 counts one "own" change for its tab (an id the page sends in the X-Deal-Tab header; two tabs of
-the same user are two tabs). A poll that finds exactly that many new versions takes them as the
-tab's own and quietly moves on; one more than that is someone else's change. The count lives for
+the same user are two tabs), filed under the deal's version when the save began. Its event can
+only make a version after that one, so a poll from version `known` expects the own changes filed
+at `known` or later: exactly that many new versions are the tab's own, and it quietly moves on;
+one more than that is someone else's change. A poll only reads (it is a GET, house style rule 10):
+what it has accounted for is the newer `known` it hands the page. Each count lives for
 OWN_SAVE_TTL seconds: if the portal never sends the event, a later change elsewhere still shows.
 A save that did not write takes its count back.
 """
@@ -27,6 +30,7 @@ from django.core.cache import cache
 
 DEAL_VERSION_TTL = 24 * 3600
 OWN_SAVE_TTL = 60
+OWN_SPAN = 100  # versions a poll looks back for the tab's own changes
 DEFAULT_POLL_SECONDS = 10
 TAB_HEADER = "X-Deal-Tab"
 _TAB_ID = re.compile(r"^[0-9a-f]{8,32}$")
@@ -44,8 +48,9 @@ def _deleted_key(portal_id: int, deal_id: int) -> str:
     return f"dealdesk:deal-deleted:{portal_id}:{deal_id}"
 
 
-def _own_key(portal_id: int, deal_id: int, user_id: int, tab: str) -> str:
-    return f"dealdesk:deal-own:{portal_id}:{deal_id}:{user_id}:{tab}"
+def _own_key(portal_id: int, deal_id: int, user_id: int, tab: str, base: int) -> str:
+    """The tab's own saves begun at deal version `base`."""
+    return f"dealdesk:deal-own:{portal_id}:{deal_id}:{user_id}:{tab}:{base}"
 
 
 def deal_version(*, portal_id: int, deal_id: int) -> int:
@@ -93,7 +98,8 @@ def own_save(*, portal_id: int, deal_id: int, user_id: int, tab: str) -> Iterato
     version) before the save's own answer is back.
     """
     note = OwnSave()
-    key = _own_key(portal_id, deal_id, user_id, tab) if tab else ""
+    base = deal_version(portal_id=portal_id, deal_id=deal_id)
+    key = _own_key(portal_id, deal_id, user_id, tab, base) if tab else ""
     if key:
         cache.add(key, 0, OWN_SAVE_TTL)
         try:
@@ -125,27 +131,35 @@ class Freshness:
     shown: int = 0  # the version the "changed" notice was shown for
 
 
-def freshness_check(
-    *, portal_id: int, deal_id: int, user_id: int, tab: str, known: int, shown: int = 0, ack: bool = False
-) -> Freshness:
-    """Compare the version the tab knows with the cache. No REST, a few cache reads."""
+def freshness_keep_editing(*, portal_id: int, deal_id: int) -> Freshness:
+    """Keep editing: the person has seen the notice; only later changes show it again."""
+    if deal_deleted(portal_id=portal_id, deal_id=deal_id):
+        return Freshness("deleted", 0)
+    return Freshness("quiet", deal_version(portal_id=portal_id, deal_id=deal_id))
+
+
+def _own_expected(*, portal_id: int, deal_id: int, user_id: int, tab: str, known: int, current: int) -> int:
+    """The tab's own changes not yet in `known`: those filed at `known` or later."""
+    if not tab:
+        return 0
+    # More new versions than a minute of one tab's saves can explain are someone else's anyway.
+    bases = range(max(known, current - OWN_SPAN), current + 1)
+    counts = cache.get_many([_own_key(portal_id, deal_id, user_id, tab, base) for base in bases])
+    return sum(int(count) for count in counts.values())
+
+
+def freshness_check(*, portal_id: int, deal_id: int, user_id: int, tab: str, known: int, shown: int = 0) -> Freshness:
+    """Compare the version the tab knows with the cache. No REST, a few cache reads, no writes."""
     if deal_deleted(portal_id=portal_id, deal_id=deal_id):
         return Freshness("deleted", known)
     current = deal_version(portal_id=portal_id, deal_id=deal_id)
-    key = _own_key(portal_id, deal_id, user_id, tab) if tab else ""
-    if ack:
-        # "Keep editing": the person has seen the notice; only later changes show it again.
-        if key:
-            cache.delete(key)
-        return Freshness("quiet", current)
     extra = current - known
     if extra <= 0:
         return Freshness("same", known, shown)
-    own = int(cache.get(key) or 0) if key else 0
+    own = _own_expected(portal_id=portal_id, deal_id=deal_id, user_id=user_id, tab=tab, known=known, current=current)
     if extra < own:
         return Freshness("same", known, shown)  # the tab's own events are still on their way
     if extra == own:
-        cache.delete(key)
         return Freshness("quiet", current)
     if current == shown:
         return Freshness("same", known, shown)  # the notice already says so

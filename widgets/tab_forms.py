@@ -275,4 +275,3 @@ class VersionForm(forms.Form):
 
     v = forms.IntegerField(min_value=0, max_value=2**62)
     shown = forms.IntegerField(required=False, min_value=0, max_value=2**62)
-    ack = forms.BooleanField(required=False)

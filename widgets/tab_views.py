@@ -35,6 +35,7 @@ from widgets.freshness import (
     OwnSave,
     deal_version,
     freshness_check,
+    freshness_keep_editing,
     own_save,
     poll_seconds,
     tab_id_of,
@@ -304,9 +305,22 @@ def tab_version(request: WidgetRequest, deal_id: int) -> HttpResponse:
         tab=tab_id_of(request.headers.get(TAB_HEADER)),
         known=form.cleaned_data["v"],
         shown=form.cleaned_data["shown"] or 0,
-        ack=form.cleaned_data["ack"],
     )
     if fresh.state == "same":
         return HttpResponse(status=204)
+    context = {"fresh": fresh, "deal_id": deal_id, "poll_seconds": poll_seconds()}
+    return render(request, TEMPLATE + "#freshness", context)
+
+
+@csrf_exempt  # the widget token in the header is this post's CSRF protection
+@require_POST
+@widget_view("tab")
+@in_widget_language
+def tab_keep_editing(request: WidgetRequest, deal_id: int) -> HttpResponse:
+    """Keep editing, on the changed-elsewhere notice: the tab takes the deal's version as seen.
+
+    A POST: it is the person's action on the tab, not a read (house style rule 10).
+    """
+    fresh = freshness_keep_editing(portal_id=request.portal.pk, deal_id=deal_id)
     context = {"fresh": fresh, "deal_id": deal_id, "poll_seconds": poll_seconds()}
     return render(request, TEMPLATE + "#freshness", context)

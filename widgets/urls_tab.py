@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(f"{DEAL_TAB_PATH}<int:deal_id>/products/", tab_views.tab_products, name="tab_products"),
     path(f"{DEAL_TAB_PATH}<int:deal_id>/ping/", tab_views.tab_ping, name="tab_ping"),
     path(f"{DEAL_TAB_PATH}<int:deal_id>/version/", tab_views.tab_version, name="tab_version"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/keep-editing/", tab_views.tab_keep_editing, name="tab_keep_editing"),
     path(f"{DEAL_TAB_PATH}<int:deal_id>/contacts/", contacts_views.tab_contacts, name="tab_contacts"),
     path(
         f"{DEAL_TAB_PATH}<int:deal_id>/contacts/search/", contacts_views.tab_contact_search, name="tab_contact_search"

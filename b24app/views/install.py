@@ -6,11 +6,10 @@ import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from b24app import trust
+from b24app import csp, trust
 from b24app.errors import B24Error
 from b24app.install import InstallRefused, InstallRequest, portal_install
 from b24app.portal_form import expires_in_or_default
@@ -20,7 +19,6 @@ REQUIRED = ("AUTH_ID", "REFRESH_ID", "member_id")
 
 
 @csrf_exempt  # a cross-site form POST from the portal, without a CSRF token
-@xframe_options_exempt
 @require_POST
 def install(request: HttpRequest) -> HttpResponse:
     missing = [name for name in REQUIRED if not request.POST.get(name)]
@@ -52,14 +50,12 @@ def install(request: HttpRequest) -> HttpResponse:
             "bx24_js": trust.bx24_js_url(),
         },
     )
-    response["Content-Security-Policy"] = f"frame-ancestors {_origin(result.portal.client_endpoint)}"
-    return response
-
-
-def _origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
+    return csp.framed_by(response, csp.origin_of(result.portal.client_endpoint))
 
 
 def _refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "b24app/install_refused.html", {"message": message}, status=status)
+    """The refusal shows inside the portal's installer frame if DOMAIN names a trusted portal
+    (it says nothing secret); otherwise nobody may frame it."""
+    response = render(request, "b24app/install_refused.html", {"message": message}, status=status)
+    endpoint = trust.client_endpoint_for(request.GET.get("DOMAIN", ""))
+    return csp.framed_by(response, csp.origin_of(endpoint)) if endpoint else response

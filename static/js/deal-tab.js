@@ -366,6 +366,16 @@
   }
   body.addEventListener("htmx:afterSettle", lockDeleted);
 
+  // The stage's colour comes from the portal; a style attribute would need 'unsafe-inline' in the
+  // CSP, so it travels as data-stage-color and is set through the CSSOM, which the CSP allows.
+  function paintStages() {
+    document.querySelectorAll("[data-stage-color]").forEach(function (stage) {
+      stage.style.setProperty("--stage", stage.dataset.stageColor);
+    });
+  }
+  paintStages();
+  body.addEventListener("htmx:afterSettle", paintStages);
+
   // "Add the first product" goes to the catalog search when there is one (no JS: adds a row).
   body.addEventListener("click", function (event) {
     const button = event.target.closest && event.target.closest("[data-focus]");

@@ -96,24 +96,54 @@ def test_a_change_made_elsewhere_shows_a_notice_with_reload(
     assert poll(tab, known(response.text)).status_code == 204
 
 
+def keep_editing_url(notice: str) -> str:
+    keep = re.search(r'hx-post="([^"]+)" hx-target="#freshness"', notice)
+    assert keep is not None, notice[:3000]
+    return keep.group(1)
+
+
 def test_keep_editing_hides_the_notice_until_the_next_change(
     sandbox: SandboxPortal, tab_portal: Any, rep_tab: DealTab
 ) -> None:
     tab = rep_tab
     send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id)
     notice = poll(tab, {"v": "0"})
-    keep = re.search(r'hx-get="([^"]+ack=1)"', notice.text)
-    assert keep is not None
-    quiet = tab.session.get(
-        tab.sandbox.app_url.rstrip("/") + keep.group(1).replace("&amp;", "&"),
-        headers=tab.headers(htmx=True),
-        timeout=30,
+    assert keep_editing_url(notice.text) == f"/deal-tab/{tab.deal_id}/keep-editing/"
+    quiet = tab.session.post(
+        tab.sandbox.app_url.rstrip("/") + keep_editing_url(notice.text), headers=tab.headers(htmx=True), timeout=30
     )
     assert quiet.status_code == 200 and "changed elsewhere" not in quiet.text
     assert known(quiet.text) == {"v": "1"}
     assert poll(tab, {"v": "1"}).status_code == 204
     send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id)
     assert "This deal was changed elsewhere." in shown(poll(tab, {"v": "1"}).text)
+
+
+def test_keep_editing_over_get_is_refused_and_polls_change_nothing(
+    sandbox: SandboxPortal, tab_portal: Any, rep_tab: DealTab
+) -> None:
+    from django.core.cache import cache
+
+    from widgets.freshness import deal_version_bump, deal_version_key, own_save
+
+    tab = rep_tab
+    with own_save(portal_id=tab_portal.pk, deal_id=tab.deal_id, user_id=3, tab=tab.tab_id) as note:
+        note.wrote = True  # the tab now expects its own save's event...
+    deal_version_bump(portal_id=tab_portal.pk, deal_id=tab.deal_id)  # ...which has arrived
+    own_key = f"dealdesk:deal-own:{tab_portal.pk}:{tab.deal_id}:3:{tab.tab_id}:0"
+    before = cache.get_many([own_key, deal_version_key(tab_portal.pk, tab.deal_id)])
+    assert list(before.values()) == [1, 1]
+    url = tab.url("tab_keep_editing")
+    assert requests.get(url, headers=tab.headers(htmx=True), timeout=30).status_code == 405
+    assert requests.post(url, timeout=30).status_code == 403  # without the tab's token
+    # A poll reads only: the same poll twice gets the same answer (the own change, taken quietly),
+    # and an old client's ack=1 is a plain poll.
+    first, again = poll(tab, {"v": "0", "ack": "1"}), poll(tab, {"v": "0"})
+    assert first.status_code == again.status_code == 200
+    assert known(first.text) == known(again.text) == {"v": "1"} and "changed elsewhere" not in first.text
+    assert cache.get_many(list(before)) == before
+    kept = tab.session.post(url, headers=tab.headers(htmx=True), timeout=30)
+    assert kept.status_code == 200 and known(kept.text) == {"v": "1"}
 
 
 def test_reloading_the_tab_shows_the_deal_as_it_is_now_and_knows_its_version(
@@ -215,7 +245,7 @@ def test_own_changes_are_expected_for_a_minute_only(tab_clean: None) -> None:
     assert freshness_check(tab="a1b2c3d4", known=2, **ids).state == "same"
     with own_save(tab="a1b2c3d4", **ids) as note:
         note.wrote = True
-    cache.delete("dealdesk:deal-own:1:2:3:a1b2c3d4")  # OWN_SAVE_TTL later: the event never came
+    cache.delete("dealdesk:deal-own:1:2:3:a1b2c3d4:2")  # OWN_SAVE_TTL later: the event never came
     assert OWN_SAVE_TTL == 60
     deal_version_bump(portal_id=1, deal_id=2)
     assert freshness_check(tab="a1b2c3d4", known=2, **ids).state == "changed"
