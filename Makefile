@@ -9,10 +9,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
+# The sandbox portal also answers as a real portal does: HTTPS, REST at /rest/ (sandbox/https.py).
+HTTPS_PORT ?= 8443
 # The portal and the app are two sites on one server: localhost for the portal, 127.0.0.1 for
 # the app (so the embedded tab is cross-site, as in production).
 export SANDBOX_PORTAL_URL ?= http://localhost:$(PORT)/sandbox/
 export APP_PUBLIC_URL ?= http://127.0.0.1:$(PORT)/
+export SANDBOX_HTTPS_URL ?= https://localhost:$(HTTPS_PORT)/
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -31,12 +34,19 @@ setup: $(VENV)/.synced
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py migrate --noinput --database sandbox
 	$(BIN)/python manage.py sandbox_seed
+	$(BIN)/python manage.py sandbox_tls
 
+# Two servers: Django's for the app and the portal, and the portal's HTTPS address beside it
+# (stopped with the first).
 run: setup
 	@echo
 	@echo "  Sandbox portal:  http://localhost:$(PORT)/sandbox/"
 	@echo "  Deal Desk app:   http://127.0.0.1:$(PORT)/"
+	@echo "  Portal as Bitrix24 serves one:  $(SANDBOX_HTTPS_URL)  (trust $$($(BIN)/python manage.py sandbox_tls 2>/dev/null))"
+	@echo "  HTTPS webhook base for the SDKs:  $$($(BIN)/python manage.py sandbox_webhook --user 1 --https 2>/dev/null)"
 	@echo
+	$(BIN)/python manage.py sandbox_https --host $(HOST) --port $(HTTPS_PORT) & https_pid=$$!; \
+	trap 'kill $$https_pid 2>/dev/null' EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.synced

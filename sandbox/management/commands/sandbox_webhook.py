@@ -31,6 +31,12 @@ class Command(BaseCommand):
             "or crm,user,user_brief for a new one).",
         )
         parser.add_argument(
+            "--https",
+            action="store_true",
+            help="Print the base on the sandbox's HTTPS address (SANDBOX_HTTPS_URL), REST at the root, "
+            "as the official SDKs expect.",
+        )
+        parser.add_argument(
             "--database",
             default="sandbox",
             help='Database alias of the sandbox portal (default "sandbox").',
@@ -47,7 +53,13 @@ class Command(BaseCommand):
         webhook, created = _webhook_for(user, scope=scope, using=using)
         verb = "Created" if created else "Reusing"
         self.stderr.write(f"{verb} webhook #{webhook.pk} of {user.full_name}, scope {webhook.scope}")
-        self.stdout.write(f"{settings.SANDBOX_PORTAL_URL}rest/{user.pk}/{webhook.code}/")
+        base: str = settings.SANDBOX_PORTAL_URL
+        if options["https"]:
+            if not settings.SANDBOX_HTTPS_URL:
+                raise CommandError("SANDBOX_HTTPS_URL is empty: the sandbox has no HTTPS address.")
+            base = settings.SANDBOX_HTTPS_URL
+        base = base if base.endswith("/") else base + "/"
+        self.stdout.write(f"{base}rest/{user.pk}/{webhook.code}/")
 
 
 def _normalise_scope(raw: str) -> str:
