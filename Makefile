@@ -42,8 +42,6 @@ run: setup
 	@echo
 	@echo "  Sandbox portal:  http://localhost:$(PORT)/sandbox/"
 	@echo "  Deal Desk app:   http://127.0.0.1:$(PORT)/"
-	@echo "  Portal as Bitrix24 serves one:  $(SANDBOX_HTTPS_URL)  (trust $$($(BIN)/python manage.py sandbox_tls 2>/dev/null))"
-	@echo "  HTTPS webhook base for the SDKs:  $$($(BIN)/python manage.py sandbox_webhook --user 1 --https 2>/dev/null)"
 	@echo
 	$(BIN)/python manage.py sandbox_https --host $(HOST) --port $(HTTPS_PORT) & https_pid=$$!; \
 	trap 'kill $$https_pid 2>/dev/null' EXIT; \

@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.wsgi import get_wsgi_application
 
 from sandbox.https import ensure_certificates, make_server, tls_files
+from sandbox.management.commands.sandbox_webhook import webhook_for
+from sandbox.models import User
 
 
 class Command(BaseCommand):
@@ -30,7 +32,13 @@ class Command(BaseCommand):
         files = tls_files()
         ensure_certificates(files)
         server = make_server(options["host"], port, files, get_wsgi_application())
-        self.stderr.write(f"Sandbox portal over HTTPS on {options['host']}:{port} (CA: {files.ca_cert})")
+        base = settings.SANDBOX_HTTPS_URL.rstrip("/") + "/"
+        self.stdout.write(f"  Portal as Bitrix24 serves one:   {base}  (trust {files.ca_cert})")
+        admin = User.objects.using("sandbox").filter(pk=1).first()
+        if admin is not None:
+            hook, _ = webhook_for(admin, scope=None, using="sandbox")
+            self.stdout.write(f"  HTTPS webhook base for the SDKs: {base}rest/{admin.pk}/{hook.code}/")
+        self.stdout.flush()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

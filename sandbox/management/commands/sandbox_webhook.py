@@ -50,7 +50,7 @@ class Command(BaseCommand):
             hint = f"known users: {known}" if known else "the portal has no users, run sandbox_seed"
             raise CommandError(f"No user {options['user']} on the sandbox portal ({hint}).")
         scope = _normalise_scope(options["scope"]) if options["scope"] is not None else None
-        webhook, created = _webhook_for(user, scope=scope, using=using)
+        webhook, created = webhook_for(user, scope=scope, using=using)
         verb = "Created" if created else "Reusing"
         self.stderr.write(f"{verb} webhook #{webhook.pk} of {user.full_name}, scope {webhook.scope}")
         base: str = settings.SANDBOX_PORTAL_URL
@@ -69,7 +69,7 @@ def _normalise_scope(raw: str) -> str:
     return ",".join(dict.fromkeys(scopes))
 
 
-def _webhook_for(user: User, *, scope: str | None, using: str) -> tuple[Webhook, bool]:
+def webhook_for(user: User, *, scope: str | None, using: str) -> tuple[Webhook, bool]:
     existing = Webhook.objects.using(using).filter(user=user).order_by("pk")
     if scope is not None:
         existing = existing.filter(scope=scope)
