@@ -38,6 +38,24 @@ NEEDS_ITEM_PRODUCTROWS = pytest.mark.xfail(
 
 
 @pytest.fixture
+def full_bucket(settings: Any) -> Callable[[], None]:
+    """Turn the portal's limits on (2 requests/s, burst 50) and fill this machine's bucket."""
+
+    def fill() -> None:
+        import time
+
+        from sandbox.models import RateBucket
+        from sandbox.portal import get_portal
+
+        settings.SANDBOX_LIMITS_ENABLED = True
+        burst = settings.SANDBOX_RATE_BURST
+        key = f"{get_portal().member_id}:127.0.0.1"
+        RateBucket.objects.update_or_create(key=key, defaults={"level": float(burst), "updated": time.time()})
+
+    return fill
+
+
+@pytest.fixture
 def bulk_deals() -> Callable[[int, str], set[int]]:
     """Make `count` deals straight in the sandbox's database, tagged by SOURCE_ID; their ids."""
 

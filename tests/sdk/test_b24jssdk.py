@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox.models import Deal, DealContact
+from sandbox.models import Deal, DealContact, RequestLog
 from tests.conftest import HttpsPortal
 from tests.sdk.conftest import LAYOUT
 
@@ -147,6 +147,20 @@ def test_the_list_helpers_read_a_few_hundred_deals_exactly_once(
         assert len(ids) == 337, helper
         assert set(ids) == expected, helper
     assert answer["fetchList"]["pages"] == 7  # 50 a page, the fast algorithm's last page short
+
+
+def test_the_list_helpers_wait_out_a_full_bucket_and_still_read_every_deal(
+    js: Callable[..., Any], bulk_deals: Callable[[int, str], set[int]], full_bucket: Callable[[], None]
+) -> None:
+    """b24jssdk backs off and retries QUERY_LIMIT_EXCEEDED (503); the bucket drains 2/s."""
+    expected = bulk_deals(120, "SDK_JS_LIMIT")
+    full_bucket()
+
+    answer = js("lists", "SDK_JS_LIMIT")
+
+    for helper in ("callList", "fetchList", "callListMethod"):
+        assert sorted(answer[helper]["ids"]) == sorted(expected), helper
+    assert RequestLog.objects.filter(http_status=503, error="QUERY_LIMIT_EXCEEDED").exists()
 
 
 def test_the_legacy_empty_error_code_reaches_the_sdk_as_the_portal_sends_it(

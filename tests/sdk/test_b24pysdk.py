@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from b24pysdk import BitrixApp, BitrixToken, BitrixWebhook, Client
 
-from sandbox.models import App, Deal, DealContact
+from sandbox.models import App, Deal, DealContact, RequestLog
 from tests.conftest import HttpsPortal
 from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS, NEEDS_BATCH_TIME, NEEDS_ITEM_PRODUCTROWS
 
@@ -152,3 +152,16 @@ def test_the_list_helpers_read_a_few_hundred_deals_exactly_once(
     ids = [int(item["ID"]) for item in items]
     assert len(ids) == len(expected) == 337
     assert set(ids) == expected
+
+
+def test_as_list_waits_out_a_full_bucket_and_still_reads_every_deal(
+    client: Client, bulk_deals: Callable[[int, str], set[int]], full_bucket: Callable[[], None]
+) -> None:
+    """b24pysdk retries HTTP 503 (QUERY_LIMIT_EXCEEDED) after a second; the bucket drains 2/s."""
+    expected = bulk_deals(120, "SDK_PY_LIMIT")
+    full_bucket()
+
+    items = list(client.crm.deal.list(select=["ID"], filter={"SOURCE_ID": "SDK_PY_LIMIT"}).as_list().result)
+
+    assert sorted(int(item["ID"]) for item in items) == sorted(expected)
+    assert RequestLog.objects.filter(http_status=503, error="QUERY_LIMIT_EXCEEDED").exists()

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from fast_bitrix24 import BitrixAsync
 
-from sandbox.models import Deal, DealContact
+from sandbox.models import Deal, DealContact, RequestLog
 from tests.conftest import HttpsPortal
 from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS
 
@@ -188,3 +188,16 @@ def test_get_all_reads_a_few_hundred_deals_exactly_once(
     ids = [int(deal["ID"]) for deal in deals]
     assert len(ids) == len(expected) == 337
     assert set(ids) == expected
+
+
+def test_get_all_waits_out_a_full_bucket_and_still_reads_every_deal(
+    run: Callable[..., Any], bulk_deals: Callable[[int, str], set[int]], full_bucket: Callable[[], None]
+) -> None:
+    """fast_bitrix24 retries 5xx answers (503 QUERY_LIMIT_EXCEEDED) with growing pauses."""
+    expected = bulk_deals(120, "SDK_FB_LIMIT")
+    full_bucket()
+
+    deals = run(lambda b: b.get_all("crm.deal.list", {"select": ["ID"], "filter": {"SOURCE_ID": "SDK_FB_LIMIT"}}))
+
+    assert sorted(int(deal["ID"]) for deal in deals) == sorted(expected)
+    assert RequestLog.objects.filter(http_status=503, error="QUERY_LIMIT_EXCEEDED").exists()
