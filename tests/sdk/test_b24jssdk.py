@@ -22,7 +22,7 @@ import requests
 
 from sandbox.models import Deal, DealContact, RequestLog
 from tests.conftest import HttpsPortal
-from tests.sdk.conftest import LAYOUT
+from tests.sdk.conftest import LAYOUT, NEEDS_ITEM_PRODUCTROWS
 
 JS_DIR = Path(__file__).parent / "js"
 SDK_PACKAGE = JS_DIR / "node_modules" / "@bitrix24" / "b24jssdk" / "package.json"
@@ -94,6 +94,20 @@ def test_product_rows_are_set_and_read_back(js: Callable[..., Any]) -> None:
     ]
     assert answer["deal"]["OPPORTUNITY"] == "381.00"
     assert Deal.objects.get(pk=deal_id).opportunity == Decimal("381.00")
+
+
+@NEEDS_ITEM_PRODUCTROWS
+def test_the_universal_product_row_family_works_on_the_same_rows(js: Callable[..., Any]) -> None:
+    deal_id = Deal.objects.order_by("id").values_list("id", flat=True)[4]
+
+    answer = js("itemRows", str(deal_id))
+
+    assert answer["added"]["productRow"]["ownerId"] == deal_id
+    assert [(r["productName"], r["price"], r["quantity"]) for r in answer["listed"]["productRows"]] == [
+        ("Licence", 100, 2),
+        ("Setup", 50, 1),
+    ]
+    assert [r["PRODUCT_NAME"] for r in answer["legacy"]] == ["Licence", "Setup"]
 
 
 def test_deal_contacts_are_bound(js: Callable[..., Any]) -> None:

@@ -25,7 +25,7 @@ from fast_bitrix24 import BitrixAsync
 
 from sandbox.models import Deal, DealContact, RequestLog
 from tests.conftest import HttpsPortal
-from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS
+from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS, NEEDS_ITEM_PRODUCTROWS
 
 
 @pytest.fixture
@@ -106,6 +106,24 @@ def test_product_rows_go_through_its_batches_and_come_back(run: Callable[..., An
         ("Setup [on site]", Decimal("40.5"), Decimal("2")),
     ]
     assert Deal.objects.get(pk=deal_id).opportunity == Decimal("381.00")
+
+
+@NEEDS_ITEM_PRODUCTROWS
+def test_universal_product_rows_are_added_in_its_batches_and_listed(run: Callable[..., Any]) -> None:
+    async def work(b: BitrixAsync) -> Any:
+        deal_id = await b.call("crm.deal.add", {"fields": {"TITLE": "Universal rows from fast_bitrix24"}})
+        await b.call(
+            "crm.item.productrow.add",
+            [
+                {"fields": {"ownerId": deal_id, "ownerType": "D", "productName": name, "price": price, "quantity": 1}}
+                for name, price in (("Licence", 100), ("Setup", 50))
+            ],
+        )
+        return await b.get_all("crm.item.productrow.list", {"filter": {"=ownerType": "D", "=ownerId": deal_id}})
+
+    listed = run(work)
+
+    assert sorted((r["productName"], r["price"]) for r in listed) == [("Licence", 100), ("Setup", 50)]
 
 
 def test_deal_contacts_are_bound_and_cleared(run: Callable[..., Any]) -> None:

@@ -41,6 +41,17 @@ const scenarios = {
     return { set, rows: await call('crm.deal.productrows.get', { id }), deal: await call('crm.deal.get', { id }) }
   },
 
+  // The universal family (crm.item.productrow.*) over the same rows, ownerType 'D'.
+  async itemRows () {
+    const ownerId = Number(arg)
+    await call('crm.deal.productrows.set', { id: ownerId, rows: [{ PRODUCT_NAME: 'Licence', PRICE: '100.00', QUANTITY: 2 }] })
+    const added = await call('crm.item.productrow.add', {
+      fields: { ownerId, ownerType: 'D', productName: 'Setup', price: 50, quantity: 1 }
+    })
+    const listed = await call('crm.item.productrow.list', { filter: { '=ownerType': 'D', '=ownerId': ownerId } })
+    return { added, listed, legacy: await call('crm.deal.productrows.get', { id: ownerId }) }
+  },
+
   async contacts () {
     const id = Number(arg)
     const set = await call('crm.deal.contact.items.set', { id, items: [{ CONTACT_ID: 4 }, { CONTACT_ID: 6, IS_PRIMARY: 'Y' }] })
