@@ -176,3 +176,61 @@ def test_the_webhook_command_prints_the_https_base_for_the_sdks(settings: Any) -
 
     code = Webhook.objects.get(user_id=1).code
     assert out.getvalue().strip() == f"https://localhost:18143/rest/1/{code}/"
+
+
+def _database_url(config: dict[str, Any]) -> str:
+    if config["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or ""
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{config.get('HOST') or 'localhost'}:{config.get('PORT') or 5432}/{config['NAME']}"
+    )
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "sandbox"])
+def test_the_https_command_serves_the_portal_and_prints_a_webhook_base_that_works(tmp_path: Path) -> None:
+    """What `make run` starts: `manage.py sandbox_https`, a process of its own on the test databases."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings as django_settings
+    from django.db import connections
+
+    from sandbox.seed import seed_portal
+
+    seed_portal()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connections["default"].settings_dict),
+        "SANDBOX_DATABASE_URL": _database_url(connections["sandbox"].settings_dict),
+        "SANDBOX_HTTPS_URL": f"https://localhost:{port}/",
+        "SANDBOX_TLS_DIR": str(tmp_path / "tls"),
+    }
+    argv = [sys.executable, "manage.py", "sandbox_https", "--port", str(port)]
+    server = subprocess.Popen(argv, cwd=django_settings.BASE_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline(), server.stdout.readline()]
+        base = lines[1].rsplit(" ", 1)[1].strip()
+        assert base.startswith(f"https://localhost:{port}/rest/1/"), lines
+        ca = str(tmp_path / "tls" / "ca.pem")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(base + "user.current", verify=ca, timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the HTTPS server did not answer"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["ID"] == "1"
