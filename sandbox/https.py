@@ -225,15 +225,26 @@ def make_server(host: str, port: int, files: TlsFiles, application: Any) -> Http
     return server
 
 
-def _https_host() -> str:
+def portal_hosts() -> frozenset[str]:
+    """The host[:port] values that name the portal's HTTPS address.
+
+    The configured one, and on its port the loopback names its certificate is made for
+    (https://127.0.0.1:8443/ is the same portal as https://localhost:8443/).
+    """
     url: str = settings.SANDBOX_HTTPS_URL
-    return urlsplit(url).netloc.lower() if url else ""
+    if not url:
+        return frozenset()
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    names = {parts.netloc.lower()} | {f"{name}{port}" for name in SERVER_NAMES}
+    names |= {f"[{ip}]{port}" if ":" in ip else f"{ip}{port}" for ip in SERVER_IPS}
+    return frozenset(names)
 
 
 class PortalHostMiddleware:
     """Requests to the sandbox's HTTPS address see the portal at the root of the host.
 
-    Host-based, as a portal is one host: only that exact host[:port] is rerouted, and only over
+    Host-based, as a portal is a host of its own: only that address is rerouted, and only over
     TLS, so the plain-HTTP server (and the app's own pages) keep the project's URLconf.
     """
 
@@ -241,7 +252,6 @@ class PortalHostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        host = _https_host()
-        if host and request.is_secure() and request.get_host().lower() == host:
+        if request.is_secure() and request.get_host().lower() in portal_hosts():
             request.urlconf = "sandbox.root_urls"
         return self.get_response(request)

@@ -122,14 +122,37 @@ def test_the_certificate_holds_for_localhost_and_127_0_0_1_under_strict_verifica
             assert tls.getpeercert() is not None
 
 
-def test_the_portal_host_is_told_apart_by_host_and_port(sandbox_https: HttpsPortal) -> None:
-    """Only the configured host:port sees the portal at its root; another name for the server doesn't."""
+def test_the_portal_answers_by_every_name_its_certificate_holds_on_that_port(sandbox_https: HttpsPortal) -> None:
     port = sandbox_https.domain.split(":")[1]
     hook_path = sandbox_https.webhook(1).split(f":{port}/", 1)[1]
 
     by_ip = requests.get(f"https://127.0.0.1:{port}/{hook_path}user.current", verify=sandbox_https.ca_file, timeout=30)
 
-    assert by_ip.status_code == 404
+    assert by_ip.status_code == 200, by_ip.text
+    assert by_ip.json()["result"]["ID"] == "1"
+
+
+def test_only_the_https_address_sees_the_portal_at_the_root(settings: Any) -> None:
+    """Host-based: the app's own host, or the portal's host on another port, keep the project's URLconf."""
+    from django.test import RequestFactory
+
+    from sandbox.https import PortalHostMiddleware
+
+    settings.SANDBOX_HTTPS_URL = "https://localhost:18143/"
+    seen: dict[str, Any] = {}
+
+    def record(request: Any) -> Any:
+        seen[request.get_host()] = getattr(request, "urlconf", None)
+        return None
+
+    middleware = PortalHostMiddleware(record)
+    factory = RequestFactory()
+    for host, secure in [("localhost:18143", True), ("127.0.0.1:18143", True), ("localhost:18143", False)]:
+        middleware(factory.get("/rest/user.current", HTTP_HOST=host, secure=secure))
+        assert seen.pop(host) == ("sandbox.root_urls" if secure else None), (host, secure)
+    for host in ("localhost:8000", "127.0.0.1:18144"):
+        middleware(factory.get("/rest/user.current", HTTP_HOST=host, secure=True))
+        assert seen.pop(host) is None, host
 
 
 def test_sandbox_tls_makes_a_ca_and_a_certificate_once_and_keeps_them(tmp_path: Path, settings: Any) -> None:
