@@ -23,7 +23,8 @@ import aiohttp
 import pytest
 from fast_bitrix24 import BitrixAsync
 
-from sandbox.models import Deal, DealContact, RequestLog
+from sandbox.models import Deal, DealContact, RefreshToken, RequestLog, User
+from sandbox.tokens import issue_tokens
 from tests.conftest import HttpsPortal
 from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS, NEEDS_ITEM_PRODUCTROWS
 
@@ -33,13 +34,13 @@ def run(sandbox_https: HttpsPortal) -> Callable[[Callable[[BitrixAsync], Awaitab
     """Run `work(bitrix)` with a fast_bitrix24 client on the sandbox's HTTPS webhook."""
     hook = sandbox_https.webhook(1)
 
-    def go(work: Callable[[BitrixAsync], Awaitable[Any]]) -> Any:
+    def go(work: Callable[[BitrixAsync], Awaitable[Any]], *, url: str = hook, token_func: Any = None) -> Any:
         async def main() -> Any:
             context = ssl.create_default_context(cafile=sandbox_https.ca_file)
             connector = aiohttp.TCPConnector(ssl=context)
             # raise_for_status as fast_bitrix24's own session has it: its error handling relies on it.
             async with aiohttp.ClientSession(connector=connector, raise_for_status=True) as session:
-                return await work(BitrixAsync(hook, verbose=False, client=session))
+                return await work(BitrixAsync(url, token_func=token_func, verbose=False, client=session))
 
         return asyncio.run(main())
 
@@ -70,6 +71,44 @@ def test_ssl_cert_file_alone_lets_the_sync_client_read_every_deal(
 
     assert done.returncode == 0, done.stderr
     assert sorted(int(i) for i in done.stdout.split()) == sorted(expected)
+
+
+def test_an_app_token_that_expired_is_renewed_through_token_func_and_the_call_retried(
+    sandbox_https: HttpsPortal, run: Callable[..., Any]
+) -> None:
+    """OAuth mode: REST at https://<portal>/rest/ with `auth`; on 401 expired_token fast_bitrix24
+    asks token_func for a new token, here a refresh grant on the portal's OAuth server."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    app = sandbox_https.portal.install_app()
+    access, refresh = issue_tokens(app=app, user=User.objects.get(pk=3))
+    access.expires_at = timezone.now() - timedelta(seconds=1)
+    access.save()
+    stored = {"access": access.token, "refresh": refresh.token}
+    secrets = {"client_id": str(app.client_id), "client_secret": str(app.client_secret)}
+    grants: list[str] = []
+
+    async def token_func() -> str:
+        if not grants:  # the first ask: the token the app has stored
+            grants.append("stored")
+            return stored["access"]
+        grants.append("refresh")
+        context = ssl.create_default_context(cafile=sandbox_https.ca_file)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+            params = {"grant_type": "refresh_token", "refresh_token": stored["refresh"], **secrets}
+            async with session.get(sandbox_https.url + "oauth/token/", params=params) as answer:
+                body = await answer.json()
+        stored.update(access=body["access_token"], refresh=body["refresh_token"])
+        return str(body["access_token"])
+
+    user = run(lambda b: b.call("user.current", {}, raw=True), url=sandbox_https.url + "rest/", token_func=token_func)
+
+    assert user["result"]["ID"] == "3"
+    assert grants == ["stored", "refresh"]
+    assert RequestLog.objects.filter(http_status=401, error="expired_token").count() == 1
+    assert RefreshToken.objects.get(token=refresh.token).used_at is not None
 
 
 def test_a_deal_is_created_read_updated_and_deleted(run: Callable[..., Any]) -> None:
