@@ -33,6 +33,9 @@ SERVER_IPS = ("127.0.0.1", "::1")
 CA_DAYS = 3650
 SERVER_DAYS = 365
 RENEW_BEFORE = datetime.timedelta(days=30)
+HANDSHAKE_SECONDS = 30
+# cryptography is imported inside the certificate functions: every server process loads this
+# module for its middleware, and only set-up makes certificates.
 
 
 @dataclass(frozen=True)
@@ -207,10 +210,12 @@ class HttpsServer(ThreadedWSGIServer):
         self.ssl_context = context
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_SECONDS)  # a client that never speaks TLS does not keep a thread
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return  # a client that does not trust the CA, or a port scan: nothing to answer
+        tls.settimeout(None)
         try:
             super().finish_request(tls, client_address)
         finally:
