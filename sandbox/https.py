@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -251,12 +252,28 @@ class PortalHostMiddleware:
 
     Host-based, as a portal is a host of its own: only that address is rerouted, and only over
     TLS, so the plain-HTTP server (and the app's own pages) keep the project's URLconf.
+
+    On the portal's addresses (this one, and /sandbox/ on the plain-HTTP one) repeated slashes in
+    the path are merged, as nginx in front of a portal does by default (`merge_slashes on`):
+    b24jssdk's B24OAuth asks for `<client_endpoint>/<method>`, i.e. /rest//<method>.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.is_secure() and request.get_host().lower() in portal_hosts():
+        at_root = request.is_secure() and request.get_host().lower() in portal_hosts()
+        if at_root:
             request.urlconf = "sandbox.root_urls"
+        if "//" in request.path_info and (at_root or request.path_info.startswith(_plain_prefix())):
+            request.path_info = _REPEATED_SLASHES.sub("/", request.path_info)
+            request.path = _REPEATED_SLASHES.sub("/", request.path)
         return self.get_response(request)
+
+
+_REPEATED_SLASHES = re.compile(r"/{2,}")
+
+
+def _plain_prefix() -> str:
+    """The portal's path on the plain-HTTP address: "/sandbox/"."""
+    return urlsplit(settings.SANDBOX_PORTAL_URL).path or "/sandbox/"

@@ -89,6 +89,23 @@ def test_the_oauth_server_answers_on_the_https_address(sandbox_https: HttpsPorta
     assert new_access != access.token
 
 
+def test_repeated_slashes_in_a_rest_path_are_merged_as_the_portals_web_server_does(
+    sandbox_https: HttpsPortal,
+) -> None:
+    """nginx merges slashes by default; b24jssdk's B24OAuth asks for <client_endpoint>/<method>."""
+    token = sandbox_https.portal.token(1)
+    plain = sandbox_https.portal.url + "rest//user.current"
+
+    over_https = requests.post(
+        sandbox_https.url + "rest//user.current", json={"auth": token}, verify=sandbox_https.ca_file
+    )
+    over_http = sandbox_https.portal.session.post(plain, json={"auth": token}, timeout=30)
+
+    assert over_https.status_code == 200, over_https.text
+    assert over_http.status_code == 200, over_http.text
+    assert over_https.json()["result"]["ID"] == over_http.json()["result"]["ID"] == "1"
+
+
 def test_the_plain_http_address_keeps_working_and_keeps_rest_under_sandbox(sandbox_https: HttpsPortal) -> None:
     plain = sandbox_https.portal
     hook = plain.webhook(1)

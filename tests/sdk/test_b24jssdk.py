@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox.models import Deal, DealContact, RequestLog
+from sandbox.models import AccessToken, Deal, DealContact, RequestLog, User
+from sandbox.tokens import issue_tokens
 from tests.conftest import HttpsPortal
 from tests.sdk.conftest import LAYOUT, NEEDS_ITEM_PRODUCTROWS
 
@@ -68,6 +69,34 @@ def test_the_sdk_refuses_the_sandbox_without_the_local_ca(node: str, sandbox_htt
 
     assert done.returncode != 0
     assert not Deal.objects.filter(title="From b24jssdk").exists()
+
+
+def test_an_app_token_the_portal_has_expired_is_refreshed_and_the_call_retried(
+    js: Callable[..., Any], sandbox_https: HttpsPortal
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    app = sandbox_https.portal.install_app()
+    access, refresh = issue_tokens(app=app, user=User.objects.get(pk=3))
+    AccessToken.objects.filter(pk=access.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    given = {
+        "userId": 3,
+        "memberId": "sandbox",
+        "accessToken": access.token,
+        "refreshToken": refresh.token,
+        "expires": int(timezone.now().timestamp()) + 3000,  # the SDK believes it good: the portal says no
+        "clientId": app.client_id,
+        "clientSecret": app.client_secret,
+    }
+
+    answer = js("oauth", json.dumps(given))
+
+    assert (answer["ok"], answer["id"]) == (True, "3")
+    assert len(answer["renewed"]) == 1
+    assert AccessToken.objects.get(token=answer["renewed"][0]).user_id == 3
+    assert RequestLog.objects.filter(http_status=401, error="expired_token").count() == 1
 
 
 def test_a_deal_is_created_read_updated_and_deleted(js: Callable[..., Any]) -> None:

@@ -4,7 +4,7 @@
 //
 // Each scenario drives the SDK the way its docs show and prints one JSON object: what the SDK
 // handed back. tests/sdk/test_b24jssdk.py makes the assertions (and checks the portal's database).
-import { B24Hook } from '@bitrix24/b24jssdk'
+import { B24Hook, B24OAuth } from '@bitrix24/b24jssdk'
 
 const [scenario, webhookUrl, arg] = process.argv.slice(2)
 const b24 = B24Hook.fromWebhookUrl(webhookUrl)
@@ -114,6 +114,32 @@ const scenarios = {
       fetchList: { pages, ids: fetched },
       callListMethod: { ok: legacy.isSuccess, ids: legacy.getData().map(d => Number(d.ID)) }
     }
+  },
+
+  // An app's tokens (B24OAuth): REST at https://<portal>/rest/ with `auth`; on 401 expired_token
+  // the SDK refreshes at <serverEndpoint without rest/>/oauth/token/ and retries the call.
+  async oauth () {
+    const given = JSON.parse(arg)
+    const portal = new URL(webhookUrl)
+    const b24o = new B24OAuth({
+      applicationToken: '',
+      userId: given.userId,
+      memberId: given.memberId,
+      accessToken: given.accessToken,
+      refreshToken: given.refreshToken,
+      expires: given.expires,
+      expiresIn: 3600,
+      scope: 'crm,user',
+      domain: portal.host,
+      clientEndpoint: `${portal.origin}/rest/`,
+      serverEndpoint: `${portal.origin}/rest/`,
+      status: 'L'
+    }, { clientId: given.clientId, clientSecret: given.clientSecret })
+    b24o.offClientSideWarning()
+    const renewed = []
+    b24o.setCallbackRefreshAuth(async ({ authData }) => { renewed.push(authData.access_token) })
+    const user = await b24o.actions.v2.call.make({ method: 'user.current' })
+    return { ok: user.isSuccess, id: user.getData().result.ID, renewed }
   },
 
   // What the SDK makes of the legacy CRM error envelope, whose `error` code is empty.
