@@ -11,10 +11,13 @@ BIN := $(VENV)/bin
 # (switch user, faults, request log). `HOST=0.0.0.0 make run` exposes it to the network.
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The sandbox portal also answers as a real portal does: HTTPS, REST at /rest/ (sandbox/https.py).
+HTTPS_PORT ?= 8443
 # The portal and the app are two sites on one server: localhost for the portal, 127.0.0.1 for
 # the app (so the embedded tab is cross-site, as in production).
 export SANDBOX_PORTAL_URL ?= http://localhost:$(PORT)/sandbox/
 export APP_PUBLIC_URL ?= http://127.0.0.1:$(PORT)/
+export SANDBOX_HTTPS_URL ?= https://localhost:$(HTTPS_PORT)/
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Extra pytest arguments for `make test` (.ci/run's first pass leaves the multi-process tests to its second).
@@ -35,12 +38,17 @@ setup: $(VENV)/.synced
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py migrate --noinput --database sandbox
 	$(BIN)/python manage.py sandbox_seed
+	$(BIN)/python manage.py sandbox_tls
 
+# Two servers: Django's for the app and the portal, and the portal's HTTPS address beside it
+# (stopped with the first).
 run: setup
 	@echo
 	@echo "  Sandbox portal:  http://localhost:$(PORT)/sandbox/"
 	@echo "  Deal Desk app:   http://127.0.0.1:$(PORT)/"
 	@echo
+	$(BIN)/python manage.py sandbox_https --host $(HOST) --port $(HTTPS_PORT) & https_pid=$$!; \
+	trap 'kill $$https_pid 2>/dev/null' EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.synced

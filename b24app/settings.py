@@ -76,6 +76,12 @@ SANDBOX_OPERATING_LIMIT = env_float("SANDBOX_OPERATING_LIMIT", 480.0)  # seconds
 SANDBOX_ACCESS_TOKEN_TTL = env_int("SANDBOX_ACCESS_TOKEN_TTL", 3600)
 SANDBOX_REFRESH_TOKEN_TTL = env_int("SANDBOX_REFRESH_TOKEN_TTL", 180 * 24 * 3600)
 SANDBOX_EVENTS_SYNC = env_bool("SANDBOX_EVENTS_SYNC", False)  # deliver events inline (debugging)
+# The portal also served the way Bitrix24 serves one: https://<host>/rest/… (sandbox/https.py).
+# Requests over TLS to this URL's host[:port] (or a loopback name on its port) see the portal at
+# the root; empty turns that off.
+SANDBOX_HTTPS_URL = env_str("SANDBOX_HTTPS_URL", "https://localhost:8443/")
+# The local CA and the server certificate it signs, made by `manage.py sandbox_tls` (gitignored).
+SANDBOX_TLS_DIR = env_str("SANDBOX_TLS_DIR", str(BASE_DIR / ".sandbox-tls"))
 
 # --- Django ------------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -107,6 +113,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+if B24_SANDBOX:
+    # Before CommonMiddleware, whose slash redirects resolve against the chosen URLconf.
+    MIDDLEWARE.insert(1, "sandbox.https.PortalHostMiddleware")
 
 ROOT_URLCONF = "b24app.urls"
 WSGI_APPLICATION = "b24app.wsgi.application"

@@ -29,7 +29,6 @@ import requests
 from bench import report
 from bench.portal import calls_since, log_mark, tokens_for
 from bench.stack import ROOT, Run, free_port
-from bench.tls_proxy import certificate
 
 NAME = "bulk_read"
 COUNT = 10_000
@@ -82,7 +81,11 @@ def webhook(user_id: int = 1) -> str:
 @contextmanager
 def tls_front(ctx: Run) -> Iterator[str]:
     """The TLS front running; yields its host ("localhost:P"), trusted by requests meanwhile."""
-    cert, key = certificate(ctx.config.root)
+    from sandbox.https import TlsFiles, ensure_certificates
+
+    files = TlsFiles(ctx.config.root / "tls")
+    ensure_certificates(files)
+    cert, key = files.cert, files.key
     port = free_port()
     argv = [sys.executable, "-m", "bench.tls_proxy", "--port", str(port), "--upstream", ctx.config.sandbox_url]
     with (ctx.config.root / "tls_proxy.log").open("ab") as log:
@@ -90,7 +93,7 @@ def tls_front(ctx: Run) -> Iterator[str]:
             [*argv, "--cert", str(cert), "--key", str(key)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
     previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    os.environ["REQUESTS_CA_BUNDLE"] = str(cert)
+    os.environ["REQUESTS_CA_BUNDLE"] = str(files.ca_cert)
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -1,7 +1,7 @@
 """The servers a benchmark run talks to: the app and the sandbox portal, each its own gunicorn.
 
 Everything lives in a temporary folder: two SQLite files (or PostgreSQL when BENCH_DATABASE_URL is
-set), the servers' logs, a self-signed certificate for the TLS proxy. Both servers listen on the
+set), the servers' logs, a local CA and the certificate it signs for the TLS proxy. Both servers listen on the
 loopback only. The app is reached as http://127.0.0.1:A/ and the portal as http://localhost:B/sandbox/
 — two sites, as in production. The harness process itself is configured with the same
 environment, so it can arrange data in the sandbox's database and count its request log.

@@ -2,9 +2,12 @@
 
 The official Python SDK (b24pysdk) builds every URL as f"https://{domain}/rest/..." and offers no
 setting for the scheme or a path prefix, while the sandbox answers http://localhost:B/sandbox/rest/.
-This process listens on the loopback with a self-signed certificate (the harness trusts it through
-REQUESTS_CA_BUNDLE, requests' own setting) and forwards /rest/... to the sandbox unchanged, so the
-SDK runs unmodified. Every client in the bulk-read benchmark is also measured through it.
+This process listens on the loopback with a certificate signed by the sandbox's local CA
+(sandbox/https.py; the harness trusts the CA through REQUESTS_CA_BUNDLE, requests' own setting)
+and forwards /rest/... to the sandbox's gunicorn unchanged, so the SDK runs unmodified. Every
+client in the bulk-read benchmark is also measured through it. (`manage.py sandbox_https` serves
+the portal over HTTPS itself, but on Django's development server: the benchmark keeps gunicorn
+behind this front so its figures stay comparable.)
 
     python -m bench.tls_proxy --port P --upstream http://localhost:B/sandbox/ --cert c.pem --key k.pem
 """
@@ -12,48 +15,14 @@ SDK runs unmodified. Every client in the bulk-read benchmark is also measured th
 from __future__ import annotations
 
 import argparse
-import datetime
-import ipaddress
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import requests
 
 FORWARDED = ("Content-Type", "Accept", "User-Agent", "Authorization")
 _local = threading.local()
-
-
-def certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1, valid for a day."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    alt = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(alt, critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "proxy-cert.pem", folder / "proxy-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 def _session() -> requests.Session:

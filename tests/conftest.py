@@ -156,3 +156,63 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"CI=true, and this browser or multi-process test skipped: {reason}"
+
+
+# --- The sandbox served the way a portal is: https://localhost:<port>/rest/… (sandbox/https.py) ---
+
+
+@dataclass
+class HttpsPortal:
+    """The seeded sandbox portal on its HTTPS address, REST at the root, trusted through `ca_file`."""
+
+    url: str  # e.g. https://localhost:8443/
+    domain: str  # host:port, what SDKs take as the portal's domain
+    ca_file: str  # the local CA that signed the server's certificate
+    portal: SandboxPortal  # the same portal over plain HTTP, with its ORM-side conveniences
+
+    def webhook(self, user_id: int = 1, scope: str = "crm,user,user_brief") -> str:
+        """A webhook base on the HTTPS address: https://localhost:<port>/rest/<user>/<code>/."""
+        return self.url + self.portal.webhook(user_id, scope).split("/sandbox/", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox_tls_files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A local CA and a server certificate made by the same code as `manage.py sandbox_tls`."""
+    from sandbox.https import TlsFiles, ensure_certificates
+
+    files = TlsFiles(tmp_path_factory.mktemp("sandbox-tls"))
+    ensure_certificates(files)
+    return files
+
+
+@pytest.fixture(scope="session")
+def https_port(live_server: Any, sandbox_tls_files: Any) -> Iterator[int]:
+    """The live server's application also served over TLS, from a thread, on a free port.
+
+    Like live_server's own thread, each request thread opens its own connections to the test
+    databases (file-backed) and closes them when done, so transactional tests see its writes.
+    """
+    import threading
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from sandbox.https import make_server
+
+    server = make_server("127.0.0.1", 0, sandbox_tls_files, WSGIHandler())
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-https", daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def sandbox_https(sandbox: SandboxPortal, https_port: int, sandbox_tls_files: Any, settings: Any) -> HttpsPortal:
+    settings.SANDBOX_HTTPS_URL = f"https://localhost:{https_port}/"
+    return HttpsPortal(
+        url=settings.SANDBOX_HTTPS_URL,
+        domain=f"localhost:{https_port}",
+        ca_file=str(sandbox_tls_files.ca_cert),
+        portal=sandbox,
+    )

@@ -31,6 +31,12 @@ class Command(BaseCommand):
             "or crm,user,user_brief for a new one).",
         )
         parser.add_argument(
+            "--https",
+            action="store_true",
+            help="Print the base on the sandbox's HTTPS address (SANDBOX_HTTPS_URL), REST at the root, "
+            "as the official SDKs expect.",
+        )
+        parser.add_argument(
             "--database",
             default="sandbox",
             help='Database alias of the sandbox portal (default "sandbox").',
@@ -44,10 +50,16 @@ class Command(BaseCommand):
             hint = f"known users: {known}" if known else "the portal has no users, run sandbox_seed"
             raise CommandError(f"No user {options['user']} on the sandbox portal ({hint}).")
         scope = _normalise_scope(options["scope"]) if options["scope"] is not None else None
-        webhook, created = _webhook_for(user, scope=scope, using=using)
+        webhook, created = webhook_for(user, scope=scope, using=using)
         verb = "Created" if created else "Reusing"
         self.stderr.write(f"{verb} webhook #{webhook.pk} of {user.full_name}, scope {webhook.scope}")
-        self.stdout.write(f"{settings.SANDBOX_PORTAL_URL}rest/{user.pk}/{webhook.code}/")
+        base: str = settings.SANDBOX_PORTAL_URL
+        if options["https"]:
+            if not settings.SANDBOX_HTTPS_URL:
+                raise CommandError("SANDBOX_HTTPS_URL is empty: the sandbox has no HTTPS address.")
+            base = settings.SANDBOX_HTTPS_URL
+        base = base if base.endswith("/") else base + "/"
+        self.stdout.write(f"{base}rest/{user.pk}/{webhook.code}/")
 
 
 def _normalise_scope(raw: str) -> str:
@@ -57,7 +69,7 @@ def _normalise_scope(raw: str) -> str:
     return ",".join(dict.fromkeys(scopes))
 
 
-def _webhook_for(user: User, *, scope: str | None, using: str) -> tuple[Webhook, bool]:
+def webhook_for(user: User, *, scope: str | None, using: str) -> tuple[Webhook, bool]:
     existing = Webhook.objects.using(using).filter(user=user).order_by("pk")
     if scope is not None:
         existing = existing.filter(scope=scope)
