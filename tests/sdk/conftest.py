@@ -24,18 +24,6 @@ LAYOUT: list[dict[str, Any]] = [
     {"name": "products", "title": "Products", "type": "section", "elements": [{"name": "PRODUCT_ROW_SUMMARY"}]},
 ]
 
-# Marks for what other work on issue 13 adds to the sandbox; these tests state the documented
-# behaviour now and pass once that work is merged.
-NEEDS_BATCH_LISTS = pytest.mark.xfail(
-    reason="needs numeric batch keys answered as JSON lists from issue 13 batch work", strict=False
-)
-NEEDS_BATCH_TIME = pytest.mark.xfail(
-    reason="needs operating/operating_reset_at in batch's time block from issue 13 batch work", strict=False
-)
-NEEDS_ITEM_PRODUCTROWS = pytest.mark.xfail(
-    reason="needs crm.item.productrow.* from issue 13 productrow work", strict=False
-)
-
 
 @pytest.fixture
 def full_bucket(settings: Any) -> Callable[[], None]:

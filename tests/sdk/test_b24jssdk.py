@@ -23,7 +23,7 @@ import requests
 from sandbox.models import AccessToken, Deal, DealContact, RequestLog, User
 from sandbox.tokens import issue_tokens
 from tests.conftest import HttpsPortal
-from tests.sdk.conftest import LAYOUT, NEEDS_ITEM_PRODUCTROWS
+from tests.sdk.conftest import LAYOUT
 
 JS_DIR = Path(__file__).parent / "js"
 SDK_PACKAGE = JS_DIR / "node_modules" / "@bitrix24" / "b24jssdk" / "package.json"
@@ -125,7 +125,6 @@ def test_product_rows_are_set_and_read_back(js: Callable[..., Any]) -> None:
     assert Deal.objects.get(pk=deal_id).opportunity == Decimal("381.00")
 
 
-@NEEDS_ITEM_PRODUCTROWS
 def test_the_universal_product_row_family_works_on_the_same_rows(js: Callable[..., Any]) -> None:
     deal_id = Deal.objects.order_by("id").values_list("id", flat=True)[4]
 

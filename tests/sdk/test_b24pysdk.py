@@ -16,7 +16,7 @@ from b24pysdk import BitrixApp, BitrixToken, BitrixWebhook, Client
 
 from sandbox.models import App, Deal, DealContact, RequestLog
 from tests.conftest import HttpsPortal
-from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS, NEEDS_BATCH_TIME, NEEDS_ITEM_PRODUCTROWS
+from tests.sdk.conftest import LAYOUT
 
 
 @pytest.fixture
@@ -70,7 +70,6 @@ def test_product_rows_are_set_and_read_back_with_their_prices(client: Client) ->
     assert Decimal(client.crm.deal.get(deal_id).result["OPPORTUNITY"]) == Decimal("381.00")
 
 
-@NEEDS_ITEM_PRODUCTROWS
 def test_the_universal_product_row_family_reads_what_the_deal_family_wrote(client: Client) -> None:
     deal_id = client.crm.deal.add({"TITLE": "Rows both ways"}).result
     rows = [{"PRODUCT_NAME": "Licence", "PRICE": "100.00", "QUANTITY": 2}]
@@ -116,7 +115,6 @@ def test_a_batch_in_dict_form_answers_by_key(client: Client) -> None:
     assert not answer.result_error
 
 
-@NEEDS_BATCH_LISTS
 def test_a_batch_in_list_form_answers_a_list_as_php_does(client: Client) -> None:
     answer = client.call_batch([client.crm.deal.get(1), client.crm.deal.get(2)]).result
 
@@ -124,7 +122,6 @@ def test_a_batch_in_list_form_answers_a_list_as_php_does(client: Client) -> None
     assert [deal["ID"] for deal in answer.result] == ["1", "2"]
 
 
-@NEEDS_BATCH_TIME
 def test_a_batch_answer_carries_the_operating_time(client: Client) -> None:
     batch = client.call_batch({"deal": client.crm.deal.get(1)})
 

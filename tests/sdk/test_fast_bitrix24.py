@@ -26,7 +26,7 @@ from fast_bitrix24 import BitrixAsync
 from sandbox.models import Deal, DealContact, RefreshToken, RequestLog, User
 from sandbox.tokens import issue_tokens
 from tests.conftest import HttpsPortal
-from tests.sdk.conftest import LAYOUT, NEEDS_BATCH_LISTS, NEEDS_ITEM_PRODUCTROWS
+from tests.sdk.conftest import LAYOUT
 
 
 @pytest.fixture
@@ -147,7 +147,6 @@ def test_product_rows_go_through_its_batches_and_come_back(run: Callable[..., An
     assert Deal.objects.get(pk=deal_id).opportunity == Decimal("381.00")
 
 
-@NEEDS_ITEM_PRODUCTROWS
 def test_universal_product_rows_are_added_in_its_batches_and_listed(run: Callable[..., Any]) -> None:
     async def work(b: BitrixAsync) -> Any:
         deal_id = await b.call("crm.deal.add", {"fields": {"TITLE": "Universal rows from fast_bitrix24"}})
@@ -209,7 +208,6 @@ def test_a_raw_batch_in_dict_form_answers_by_key(run: Callable[..., Any]) -> Non
     assert isinstance(answer["rows"], list)
 
 
-@NEEDS_BATCH_LISTS
 def test_a_raw_batch_keyed_zero_and_one_answers_a_list_as_php_does(run: Callable[..., Any]) -> None:
     batch = {"halt": 0, "cmd": {"0": "crm.deal.get?id=1", "1": "crm.deal.get?id=2"}}
 
