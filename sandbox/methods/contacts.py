@@ -239,8 +239,7 @@ SCALARS = [name for name in contact_json(Contact(pk=0, uf={}), []) if name not i
 
 
 def contact_id_param(call: Call) -> int:
-    raw = call.param("id")
-    contact_id = 0 if isinstance(raw, list | dict) else php_int(raw)
+    contact_id = php_int(call.param("id"))  # an array is 1, as the portal's (int) cast
     if contact_id <= 0:
         raise legacy("ID is not defined or invalid.")
     return min(contact_id, ID_MAX + 1)  # past any stored id: "Not found", never a DB overflow

@@ -75,7 +75,7 @@ def test_get_of_a_contact_without_channels_has_no_phone_or_email_keys(sandbox: S
     assert "PHONE" not in contact and "EMAIL" not in contact
 
 
-@pytest.mark.parametrize("params", [{}, {"id": 0}, {"id": -3}, {"id": "abc"}, {"id": [1]}])
+@pytest.mark.parametrize("params", [{}, {"id": 0}, {"id": -3}, {"id": "abc"}, {"id": []}])
 def test_get_with_a_bad_id_is_id_not_defined_or_invalid(sandbox: SandboxPortal, params: dict[str, Any]) -> None:
     assert error_of(sandbox.call("crm.contact.get", params)) == (400, "", "ID is not defined or invalid.")
 
