@@ -264,7 +264,7 @@ def test_a_binding_change_leaves_date_modify_and_sends_no_oncrmdealupdate(
     deal = deal_of(REP, contacts=1)
     before = sandbox.result("crm.deal.get", {"id": deal.pk})
     new, other = free_contacts(deal, 2)
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("crm.deal.contact.add", {"fields": {"CONTACT_ID": new}}),
         ("crm.deal.contact.delete", {"fields": {"CONTACT_ID": new}}),
         ("crm.deal.contact.items.set", {"items": [{"CONTACT_ID": other}]}),
