@@ -12,7 +12,10 @@ counts one "own" change for its tab (an id the page sends in the X-Deal-Tab head
 the same user are two tabs). A poll that finds exactly that many new versions takes them as the
 tab's own and quietly moves on; one more than that is someone else's change. The count lives for
 OWN_SAVE_TTL seconds: if the portal never sends the event, a later change elsewhere still shows.
-A save that did not write takes its count back.
+A save that did not write takes its count back, and so does one that did not update the deal:
+Bitrix24 sends no ONCRMDEALUPDATE for contact binding changes nor for row changes that keep the
+totals (bitrix24-batch.md "Ids, and what a write changes"), so those changes, made in another
+tab, show no notice here either: the saves' checks still catch them.
 """
 
 from __future__ import annotations
