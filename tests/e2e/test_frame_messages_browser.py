@@ -277,3 +277,11 @@ def test_the_faults_page_offers_the_version_switches(sandbox: SandboxPortal) -> 
     assert (state["older_placement_commands"], state["older_placement_form"]) == (False, False)
     bad = requests.post(f"{sandbox.url}faults.json", json={"older_placement_form": "yes"}, timeout=10)
     assert bad.status_code == 400
+    # A person ticks one on the page: it is saved and said so.
+    with requests.Session() as person:
+        person.get(f"{sandbox.url}faults/", timeout=10)
+        form = {"csrfmiddlewaretoken": person.cookies["csrftoken"], "fault": "", "fault_delay_ms": "0"}
+        saved = person.post(f"{sandbox.url}faults/", data={**form, "older_placement_commands": "on"}, timeout=10)
+    assert saved.status_code == 200 and "setScroll/reloadWindow ignored in placements" in saved.text
+    state = requests.get(f"{sandbox.url}faults.json", timeout=10).json()
+    assert (state["older_placement_commands"], state["older_placement_form"]) == (True, False)
