@@ -269,6 +269,11 @@ class B24Client:
         commands = {f"p{s}": (method, {**base, "start": s}) for s in starts}
         pages = self.batch(commands)
         for s in starts:
+            total = pages.totals.get(f"p{s}")
+            if total is not None and s >= total:
+                # The list shrank meanwhile: a page past the end is page 1 again on Bitrix24, not an
+                # empty page (bitrix24-lists.md "Paging"), so it must not be read as more items.
+                break
             items.extend(_items(pages.get(f"p{s}")))
         return items
 

@@ -491,25 +491,27 @@ def item_json(deal: Deal, *, context: DealContext | None = None, original_uf_nam
 # --- Reading ids the way the legacy proxy does ---------------------------------------------------
 
 
-def parse_entity_id(value: Any) -> int | None:
-    """`intval()` of the id, as CCrmRestProxyBase::resolveEntityID: "12abc" is 12, "abc" is 0.
+def parse_entity_id(value: Any) -> int:
+    """PHP `(int)` of the id, as CCrmRestHelper::resolveEntityID: "12abc" is 12, "abc" is 0, and an
+    array is 1 when not empty (0 when empty), true 1, null 0 (bitrix24-batch.md "Ids").
 
-    Arrays and booleans are refused outright (PHP would turn them into 1). The result is capped at
-    PHP_INT_MAX like intval; callers treat anything but a positive result as invalid.
+    The result is capped at PHP_INT_MAX; callers treat anything but a positive result as invalid.
     """
-    if isinstance(value, bool) or value is None:
-        return None
+    if isinstance(value, list | dict):
+        return 1 if value else 0
+    if isinstance(value, bool):
+        return int(value)
     if isinstance(value, int):
         number_value = value
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            return None
+            return 0
         number_value = int(value)
     elif isinstance(value, str):
         match = re.match(r"\s*([+-]?\d+)", value)
         number_value = int(match.group(1)[:20]) if match else 0
     else:
-        return None
+        return 0
     return max(min(number_value, PHP_INT_MAX), -PHP_INT_MAX)
 
 

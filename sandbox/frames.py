@@ -24,6 +24,13 @@ from sandbox.tokens import issue_tokens
 DEFAULT_PLACEMENT = "DEFAULT"
 # What the real portal puts on the iframe (app.layout template).
 IFRAME_ALLOW = "geolocation *; microphone *; camera *; autoplay *;"
+# Fields the current cloud adds to the form; the older app.layout template posts none of them
+# (§5.2), which the faults page's "older placement form" switch reproduces.
+NEWER_FORM_FIELDS = ("SERVER_ENDPOINT", "APPLICATION_TOKEN", "APPLICATION_SCOPE")
+# §5.3 item 4: a placement has no title of its own, so setTitle is ignored there; older portals
+# (before rest 25.800.0) also ignore setScroll and reloadWindow inside a placement.
+DENIED_IN_PLACEMENTS = ("setTitle",)
+DENIED_IN_OLDER_PLACEMENTS = ("setTitle", "setScroll", "reloadWindow")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,11 @@ class AppFrame:
     fields: list[tuple[str, str]]  # hidden inputs of the form, in the portal's order
     init_data: dict[str, Any]  # the getInitData reply
     app_origin: str  # scheme://host[:port] of the handler: the only origin the parent trusts
+    denied_commands: tuple[str, ...] = ()  # what the parent silently ignores from this frame
+
+    @property
+    def denied_attr(self) -> str:
+        return " ".join(self.denied_commands)
 
     @property
     def init_json(self) -> str:
@@ -83,7 +95,8 @@ def build_frame(
     protocol = "1" if secure else "0"
     lang = user.lang or "en"
     expires = str(settings.SANDBOX_ACCESS_TOKEN_TTL)
-    member_id = get_portal().member_id
+    portal = get_portal()
+    member_id = portal.member_id
     fields: list[tuple[str, str]] = [
         ("AUTH_ID", access.token),
         ("AUTH_EXPIRES", expires),
@@ -95,6 +108,8 @@ def build_frame(
         ("status", app.status),
         ("PLACEMENT", placement),
     ]
+    if portal.older_placement_form:
+        fields = [(name, value) for name, value in fields if name not in NEWER_FORM_FIELDS]
     # The portal renders PLACEMENT_OPTIONS only when there are options (§5.2).
     if placement_options:
         fields.append(("PLACEMENT_OPTIONS", json.dumps(placement_options, separators=(",", ":"))))
@@ -125,7 +140,14 @@ def build_frame(
         fields=fields,
         init_data=init_data,
         app_origin=origin_of(handler),
+        denied_commands=denied_commands(placement, older=portal.older_placement_commands),
     )
+
+
+def denied_commands(placement: str, *, older: bool) -> tuple[str, ...]:
+    if placement == DEFAULT_PLACEMENT:
+        return ()
+    return DENIED_IN_OLDER_PLACEMENTS if older else DENIED_IN_PLACEMENTS
 
 
 def fresh_auth(*, app: App, user: User) -> dict[str, str]:

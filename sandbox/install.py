@@ -52,9 +52,14 @@ def app_install_start(*, app: App, user: User) -> App:
     return app
 
 
-def app_install_finish(*, app: App, user: User) -> App:
-    """BX24.installFinish() from the installer: the app now counts as installed (§1.2 A.4)."""
+def app_install_finish(*, app: App, user: User, installed: bool = True) -> App:
+    """BX24.installFinish() from the installer: the app now counts as installed (§1.2 A.4).
+
+    With `value: false` (installed=False) the portal stores INSTALLED=N instead: the app is not
+    installed and its installer opens again (applayout.js setInstallFinish posts value N)."""
     _require_admin(user)
+    if not installed:
+        return _mark_not_installed(app)
     if app.state == App.State.INSTALLED:
         return app  # a second installFinish changes nothing
     if app.state != App.State.INSTALLING:
@@ -62,6 +67,15 @@ def app_install_finish(*, app: App, user: User) -> App:
     with transaction.atomic(using="sandbox"):
         _mark_installed(app, user)
         app.save()
+    return app
+
+
+def _mark_not_installed(app: App) -> App:
+    if app.state not in (App.State.INSTALLING, App.State.INSTALLED):
+        raise InstallError(f"{app.name} is not being installed.")
+    if app.state == App.State.INSTALLED:
+        app.state, app.installed_at, app.installed_by = App.State.INSTALLING, None, None
+        app.save(update_fields=["state", "installed_at", "installed_by"])
     return app
 
 

@@ -3,13 +3,17 @@
 Operators (deals-api-spec.md §5.4, protocol §7.4): `=` `!=` `!` `>` `>=` `<` `<=` `@` (in) `!@`
 (not in) `%` (LIKE %v%) `=%` and `%=` (LIKE with the caller's wildcards) `!%`. LIKE does not apply to
 status/entity fields; there it falls back to equality. Pages are 50 rows; legacy list methods
-round `start` down to a page (start=10 gives the first page, §4.5); start=-1 skips counting.
+round `start` down to a page (start=10 gives the first page, §4.5). As the server runs them
+(bitrix24-lists.md: rest `getNavData`, main `CDBResult::NavQuery`, `CSqlUtil::PrepareWhere`): any
+negative start skips counting, a page past the end is page 1, a direction other than ASC sorts
+descending, an empty `%FIELD` means "FIELD is empty", and timestamps are whole seconds.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,6 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from sandbox.rest.errors import legacy
 
 PAGE_SIZE = 50
+_LEADING_INT = re.compile(r"\s*([+-]?\d{1,19})")
 _OPERATORS = ("!=", ">=", "<=", "=%", "%=", "!@", "!%", "@", ">", "<", "=", "!", "%")
 
 
@@ -96,11 +101,18 @@ def _condition(spec: FieldSpec, op: str, value: Any) -> Q | None:
         and not isinstance(coerce(value, spec.kind), datetime)
     ):
         field = f"{field}__date"
+    elif spec.kind == "datetime" and not isinstance(value, list) and op not in ("@", "!@"):
+        moment = coerce(value, spec.kind)
+        if isinstance(moment, datetime):
+            return _whole_second(field, op, moment)
     if isinstance(value, list) or op in ("@", "!@"):
         values = value if isinstance(value, list) else [value]
         coerced = [c for c in (coerce(v, spec.kind) for v in values) if c is not None]
         q = Q(**{f"{field}__in": coerced})
         return ~q if op in ("!@", "!", "!=") else q
+    if op == "%" and value in ("", None):
+        # An empty "contains" value means "the field is empty" (CSqlUtil::PrepareWhere).
+        return Q(**{f"{field}__isnull": True}) | Q(**{field: ""})
     if op in ("%", "=%", "%=", "!%") and spec.kind in ("str",):
         text = str(value)
         if op == "%" or op == "!%":
@@ -123,6 +135,25 @@ def _condition(spec: FieldSpec, op: str, value: Any) -> Q | None:
     if op in ("!", "!="):
         return ~Q(**{field: coerced})
     return Q(**{field: coerced})
+
+
+def _whole_second(field: str, op: str, moment: datetime) -> Q | None:
+    """Compare as the portal's database does, where timestamps have no fraction of a second: the
+    sandbox stores microseconds, so `=` is "within that second" and the bounds move to match."""
+    second = moment.replace(microsecond=0)
+    after = second + timedelta(seconds=1)
+    within = Q(**{f"{field}__gte": second, f"{field}__lt": after})
+    conditions = {
+        "": within,
+        "=": within,
+        "!": ~within,
+        "!=": ~within,
+        ">": Q(**{f"{field}__gte": after}),
+        ">=": Q(**{f"{field}__gte": second}),
+        "<": Q(**{f"{field}__lt": second}),
+        "<=": Q(**{f"{field}__lt": after}),
+    }
+    return conditions.get(op, within)
 
 
 def _like(field: str, pattern: str) -> Q:
@@ -165,7 +196,8 @@ def apply_order(qs: QuerySet[Any], raw: Any, fields: dict[str, FieldSpec]) -> Qu
         spec = fields.get(str(key).upper())
         if spec is None:
             continue
-        desc = str(direction).strip().upper() == "DESC"
+        # Only ASC (any case) is ascending; anything else sorts descending (bitrix24-lists.md).
+        desc = str(direction).upper() != "ASC"
         ordering.append(f"-{spec.orm}" if desc else spec.orm)
     ordering.append("pk")
     return qs.order_by(*ordering)
@@ -179,17 +211,22 @@ class Page:
 
 
 def paginate(qs: QuerySet[Any], raw_start: Any, *, round_to_page: bool = True) -> Page:
-    try:
-        start = int(str(raw_start).strip()) if raw_start not in (None, "") else 0
-    except ValueError:
-        start = 0
-    if start == -1:
-        # No COUNT(*): total is 0 and there is no `next` (protocol §4.5).
+    # `start` is PHP intval(): leading digits count ("-5x" is -5), anything else is 0.
+    match = _LEADING_INT.match(raw_start) if isinstance(raw_start, str) else None
+    if isinstance(raw_start, int | float) and not isinstance(raw_start, bool):
+        start = int(raw_start) if raw_start == raw_start and abs(raw_start) < 2**63 else 0
+    else:
+        start = int(match.group(1)) if match else 0
+    if start < 0:
+        # Any negative start: the first 50 rows, no COUNT(*), so total 0 and no `next`
+        # (rest getNavData, bitrix24-lists.md "Paging").
         return Page(list(qs[:PAGE_SIZE]), 0, None)
-    start = max(0, start)
     if round_to_page:
         start = (start // PAGE_SIZE) * PAGE_SIZE
     total = qs.count()
+    if start >= total:
+        # A page past the last is page 1 again (CDBResult::NavQuery): a loop must stop on `next`.
+        start = 0
     rows = list(qs[start : start + PAGE_SIZE])
     nxt = start + PAGE_SIZE if start + PAGE_SIZE < total else None
     return Page(rows, total, nxt)

@@ -36,6 +36,10 @@ class Portal(models.Model):
     limits_enabled = models.BooleanField(null=True, blank=True)  # None = from settings
     rate_limit = models.FloatField(null=True, blank=True)  # None = from settings
     rate_burst = models.PositiveIntegerField(null=True, blank=True)
+    # Version switches: the sandbox behaves as the current cloud; these turn on what older portals
+    # do (bitrix24-protocol.md §5.2 and §5.3 item 4), so an app can be tried against both.
+    older_placement_commands = models.BooleanField(default=False)
+    older_placement_form = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"Portal {self.member_id}"

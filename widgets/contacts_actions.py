@@ -35,7 +35,7 @@ SAVING_ACTIONS = ("save", "overwrite")
 @dataclass
 class ContactsOutcome:
     view: ContactsView
-    wrote: bool = False  # Bitrix24 changed the deal's bindings (its event will follow)
+    wrote: bool = False  # Bitrix24 changed the deal's bindings (no ONCRMDEALUPDATE follows: bindings only)
 
 
 def contacts_post(*, portal: Portal, user_token: UserToken, deal_id: int, posted: ContactsInput) -> ContactsOutcome:

@@ -16,6 +16,7 @@ Saving (widgets.contacts_services) costs two requests, like the product rows:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from b24app.client import Command
@@ -29,7 +30,9 @@ GUARDED_ID = "$result[guard][0][ID]"
 
 def _list(filter_: dict[str, Any]) -> Command:
     # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-list.html
-    # Multifields (PHONE, EMAIL) come only when named in `select`; their filters match whole values.
+    # Multifields (PHONE, EMAIL) come only when named in `select`. Their filters match stored values
+    # that *start with* the value (bitrix24-lists.md, CCrmEntityHelper::PrepareMultiFieldFilter), so
+    # callers that mean "this very number" keep only exact matches (has_exactly).
     return ("crm.contact.list", {"filter": filter_, "select": CONTACT_SELECT, "order": {"LAST_NAME": "ASC"}})
 
 
@@ -58,16 +61,37 @@ def duplicate_commands(*, phone: str, email: str) -> dict[str, Command]:
     return commands
 
 
-def cards_in(results: dict[str, Any], keys: list[str], *, limit: int = SEARCH_LIMIT) -> list[ContactCard]:
-    """The contacts the commands found, in command order, each once."""
+def cards_in(
+    results: dict[str, Any],
+    keys: list[str],
+    *,
+    limit: int = SEARCH_LIMIT,
+    keep: Callable[[ContactCard], bool] | None = None,
+) -> list[ContactCard]:
+    """The contacts the commands found (those `keep` accepts), in command order, each once."""
     found: dict[int, ContactCard] = {}
     for key in keys:
         answer = results.get(key)
         for item in answer if isinstance(answer, list) else []:
             card = ContactCard.from_api(item)
-            if card is not None and card.id not in found:
+            if card is not None and card.id not in found and (keep is None or keep(card)):
                 found[card.id] = card
     return list(found.values())[:limit]
+
+
+def has_exactly(*, phone: str = "", email: str = "") -> Callable[[ContactCard], bool]:
+    """A test for contacts that have this very phone number or address, not just one starting with it.
+
+    Bitrix24 stores values as given (no phone normalisation) and compares in the database's
+    collation, which is case-insensitive: e-mail addresses are compared ignoring case."""
+    wanted_email = email.casefold()
+
+    def keep(card: ContactCard) -> bool:
+        if phone and phone in card.phones:
+            return True
+        return bool(wanted_email) and any(value.casefold() == wanted_email for value in card.emails)
+
+    return keep
 
 
 # --- saving ---------------------------------------------------------------------------------------------

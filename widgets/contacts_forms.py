@@ -2,8 +2,9 @@
 contact typed in — with phone numbers and e-mail addresses checked and written one way.
 
 Phone numbers are kept E.164-like: "+1 (212) 555-01.23" becomes "+12125550123". Bitrix24 filters
-contacts by an exact PHONE or EMAIL value (bitrix24-protocol.md §7.4), so one spelling per number
-is what makes the duplicate check find the contact who already has it.
+contacts by stored PHONE or EMAIL values that start with the text, as stored, without normalising
+(bitrix24-lists.md), so one spelling per number is what makes the duplicate check find the contact
+who already has it.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from widgets.contacts_batch import (
     check_commands,
     created_ids,
     duplicate_commands,
+    has_exactly,
     search_commands,
     undo_create_commands,
     write_commands,
@@ -58,11 +59,14 @@ class Found:
 def contact_search(*, user_token: UserToken, query: str) -> Found:
     """Contacts whose first or last name contains `query`, or whose phone or e-mail is `query`: one request."""
     text = query.strip()
+    keep = None
     try:
         if "@" in text:
-            commands = search_commands(email=email_normalise(text))
+            email = email_normalise(text)
+            commands, keep = search_commands(email=email), has_exactly(email=email)
         elif not _LETTERS.search(text):
-            commands = search_commands(phone=phone_normalise(text))
+            phone = phone_normalise(text)
+            commands, keep = search_commands(phone=phone), has_exactly(phone=phone)
         else:
             commands = search_commands(name=text)
     except forms.ValidationError:
@@ -71,7 +75,8 @@ def contact_search(*, user_token: UserToken, query: str) -> Found:
     outcome = client.batch(commands)
     if len(outcome.errors) == len(commands):
         raise next(iter(outcome.errors.values()))
-    return Found(cards_in(outcome.results, list(commands)))
+    # PHONE/EMAIL filters match values that start with the text: keep the contacts that have it.
+    return Found(cards_in(outcome.results, list(commands), keep=keep))
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,11 @@ def contact_duplicates(*, user_token: UserToken, card: ContactCard) -> Duplicate
     outcome = B24Client(UserTokens(user_token), max_retries=1).batch(commands)
     for error in outcome.errors.values():
         raise error
-    return Duplicates(phone=cards_in(outcome.results, ["phone"]), email=cards_in(outcome.results, ["email"]))
+    # A duplicate has this very number or address; Bitrix24's filter also gives longer ones.
+    return Duplicates(
+        phone=cards_in(outcome.results, ["phone"], keep=has_exactly(phone=card.phones[0] if card.phones else "")),
+        email=cards_in(outcome.results, ["email"], keep=has_exactly(email=card.emails[0] if card.emails else "")),
+    )
 
 
 # --- saving ----------------------------------------------------------------------------------------------

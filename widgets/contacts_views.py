@@ -17,14 +17,14 @@ from django.views.decorators.http import require_GET, require_POST
 from b24app import trust
 from b24app.models import Portal
 from widgets.auth import WidgetRequest, widget_view
-from widgets.contacts_actions import SAVING_ACTIONS, ContactsOutcome, contact_results, contacts_post
+from widgets.contacts_actions import ContactsOutcome, contact_results, contacts_post
 from widgets.contacts_forms import ContactSearchForm, contacts_input
 from widgets.freshness import Freshness, poll_seconds
 from widgets.tab_editor import drafts_of
 from widgets.tab_present import editor_view, page_context
 from widgets.tab_services import deal_tab_load
 from widgets.tab_signing import StateInvalid, state_read
-from widgets.tab_views import TEMPLATE, htmx, in_widget_language, page_of, placement_url, saving, version_now
+from widgets.tab_views import TEMPLATE, htmx, in_widget_language, page_of, placement_url, version_now
 
 
 @csrf_exempt  # the widget token in the header or the form is this form's CSRF protection
@@ -38,11 +38,10 @@ def tab_contacts(request: WidgetRequest, deal_id: int) -> HttpResponse:
         posted = contacts_input(request.POST, **ids)
         if posted is None:
             return HttpResponseBadRequest("Bad request", content_type="text/plain")
-        with saving(request, deal_id, posted.action[0] in SAVING_ACTIONS) as own:
-            outcome = contacts_post(
-                portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted
-            )
-            own.wrote = outcome.wrote
+        # No own change is expected: Bitrix24 sends no ONCRMDEALUPDATE for binding changes (nor moves
+        # DATE_MODIFY), so counting one would swallow the next change made elsewhere
+        # (bitrix24-batch.md "Ids, and what a write changes"; widgets.freshness).
+        outcome = contacts_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
         if htmx(request):
             return render(request, TEMPLATE + "#contacts", _context(request, deal_id, outcome, oob=True))
         return render(request, TEMPLATE, _whole_page(request, deal_id, outcome))

@@ -15,7 +15,10 @@ at `known` or later: exactly that many new versions are the tab's own, and it qu
 one more than that is someone else's change. A poll only reads (it is a GET, house style rule 10):
 what it has accounted for is the newer `known` it hands the page. Each count lives for
 OWN_SAVE_TTL seconds: if the portal never sends the event, a later change elsewhere still shows.
-A save that did not write takes its count back.
+A save that did not write takes its count back, and so does one that did not update the deal:
+Bitrix24 sends no ONCRMDEALUPDATE for contact binding changes nor for row changes that keep the
+totals (bitrix24-batch.md "Ids, and what a write changes"), so those changes, made in another
+tab, show no notice here either: the saves' checks still catch them.
 """
 
 from __future__ import annotations

@@ -122,6 +122,10 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
             state=fresh, drafts=drafts, undo=saved.before, undo_token=next_undo, status=status, saved=True
         )
         view.amount_changed = fresh.deal.opportunity != state.deal.opportunity
+        # Bitrix24 updates the deal (new DATE_MODIFY, ONCRMDEALUPDATE) only when the rows change its
+        # totals; a reorder or a rename does not (bitrix24-batch.md "Ids, and what a write changes").
+        # The save's guard held DATE_MODIFY equal to the loaded one, so any move is this save's.
+        view.deal_touched = fresh.deal.date_modify != state.deal.date_modify
         return Outcome(fresh, view)
     if saved.kind == "conflict" and saved.state is not None:
         theirs = saved.state

@@ -122,6 +122,7 @@ class EditorView:
     conflict: Conflict | None = None
     saved: bool = False  # just saved
     amount_changed: bool = False  # ...and the deal's amount changed: the card around the tab shows the old one
+    deal_touched: bool = False  # ...and the deal itself was updated (DATE_MODIFY moved): ONCRMDEALUPDATE follows
     status_tone: str = "ok"  # "ok" or "warn": how the status line is coloured
     session: bool = False  # the user's token is dead: offer to reload the tab, not to retry
 

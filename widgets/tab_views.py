@@ -205,7 +205,8 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
             outcome = editor_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
         except StateInvalid:
             return HttpResponseForbidden("Forbidden", content_type="text/plain")
-        own.wrote = outcome.editor.saved
+        # Only a save that updated the deal is followed by its ONCRMDEALUPDATE (widgets.freshness).
+        own.wrote = outcome.editor.saved and outcome.editor.deal_touched
     cstate = posted.controls.cleaned_data.get("cstate") or ""
     context = page_context(
         deal_id=deal_id,

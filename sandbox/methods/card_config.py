@@ -2,7 +2,8 @@
 
 Sources: bitrix24-protocol.md §8, deals-api-spec.md §8 and A.3; behaviour as the portal's
 `CCrmEntityEditorRestProxy` + `EntityEditorConfig`: `scope` is "C" exactly or else personal,
-`userId` <= 0 means the caller, a missing layout reads as null; rights are checked before the data.
+`userId` (only in its own spellings) <= 0 means the caller, `extras.dealCategoryId` names the
+funnel without a check that it exists, a missing layout reads as null; rights come before the data.
 Layouts are stored per (funnel, scope, user) in CardConfig; validation lives in sandbox.card_layout.
 """
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.card_layout import LayoutError, prepare_layout, stored_layout
-from sandbox.models import CardConfig, Category
+from sandbox.methods.deal_contacts import php_int
+from sandbox.models import CardConfig
 from sandbox.permissions import can_manage_settings
 from sandbox.rest.errors import RestError, legacy
 from sandbox.rest.registry import Call, rest_method
@@ -53,35 +55,38 @@ def access_denied() -> RestError:
     return legacy("Access denied.")
 
 
-def _normalized(key: str) -> str:
-    return key.replace("_", "").lower()
+CATEGORY_ID_MAX = 2**31 - 1  # the sandbox's storage column; far above any real funnel id
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    """CCrmRestHelper::resolveParamName tries the name as written, lower-case, upper-case and with a
+    capital first letter: userId, userid, USERID, UserId. USER_ID and user_id are other names."""
+    return (name, name.lower(), name.upper(), name[:1].upper() + name[1:])
 
 
 def _lookup(params: Any, *names: str) -> Any:
-    """CCrmRestHelper::resolveParamName: userId / USER_ID / userid all name the same parameter."""
     if not isinstance(params, dict):
         return None
-    wanted = {_normalized(n) for n in names}
-    for key, value in params.items():
-        if isinstance(key, str) and _normalized(key) in wanted:
-            return value
+    for name in names:
+        if name in params:
+            return params[name]
     return None
 
 
 def _target(call: Call) -> Target:
-    user_id = parse_int(_lookup(call.params, "userId"))
-    if user_id is None or user_id <= 0:
+    # A missing, non-positive or differently spelled userId is the caller (bitrix24-cardconfig.md).
+    user_id = php_int(_lookup(call.params, *_spellings("userId")))
+    if user_id <= 0:
         user_id = call.user.pk
     # Only an exact "C" selects the common view; anything else, "c" included, is personal.
     scope = CardConfig.Scope.COMMON if call.param("scope") == "C" else CardConfig.Scope.PERSONAL
-    raw_category = _lookup(call.param("extras"), "dealCategoryId")
-    category_id = parse_int(raw_category)
-    if category_id is None or category_id < 0:
+    # EntityEditorConfig reads extras[dealCategoryId] or extras[DEAL_CATEGORY_ID] only; <= 0 is the
+    # default funnel, and the core never checks that the funnel exists (bitrix24-cardconfig.md).
+    category_id = php_int(_lookup(call.param("extras"), "dealCategoryId", "DEAL_CATEGORY_ID"))
+    if category_id < 0:
         category_id = 0
-    if not Category.objects.filter(pk=category_id).exists():
-        # The portal would silently key a layout to a funnel that does not exist; the sandbox
-        # refuses, so a wrong funnel id shows up in development (docs/sandbox.md).
-        raise legacy(f"The deal category with ID '{category_id}' is not found.")
+    if category_id > CATEGORY_ID_MAX:
+        raise legacy(f"The deal category ID must not exceed {CATEGORY_ID_MAX}.")
     return Target(category_id=category_id, scope=scope, user_id=user_id)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -239,8 +239,7 @@ SCALARS = [name for name in contact_json(Contact(pk=0, uf={}), []) if name not i
 
 
 def contact_id_param(call: Call) -> int:
-    raw = call.param("id")
-    contact_id = 0 if isinstance(raw, list | dict) else php_int(raw)
+    contact_id = php_int(call.param("id"))  # an array is 1, as the portal's (int) cast
     if contact_id <= 0:
         raise legacy("ID is not defined or invalid.")
     return min(contact_id, ID_MAX + 1)  # past any stored id: "Not found", never a DB overflow
@@ -255,13 +254,33 @@ def _annotate(qs: QuerySet[Contact]) -> QuerySet[Contact]:
 
 
 def _multifield_filter(qs: QuerySet[Contact], op: str, type_id: str, value: Any) -> QuerySet[Contact]:
-    """PHONE / EMAIL / WEB / IM filters match whole values only (crm.contact.list docs)."""
-    values = [str(v) for v in (value if isinstance(value, list) else [value])]
-    matches = Q()
-    for text in values:
-        matches |= Q(value__iexact=text)
-    ids = Multifield.objects.filter(matches, entity_id=ENTITY, type_id=type_id).values("element_id")
-    return qs.exclude(pk__in=ids) if op in ("!", "!=", "!@") else qs.filter(pk__in=ids)
+    """PHONE / EMAIL / WEB / IM as CCrmEntityHelper::PrepareMultiFieldFilter reads them for REST
+    (bitrix24-lists.md "Multifields"): only the bare key counts, and its value (the first element
+    of a list), trimmed and without `%`, matches stored values that *start with* it. A prefixed key
+    (`%PHONE`, `!EMAIL`) and an empty value are dropped, so they filter nothing."""
+    if op != "":
+        return qs
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    elif isinstance(value, dict):
+        value = value.get("0", value.get(0)) if value else ""
+    text = _php_text(value).strip()
+    if text == "":
+        return qs
+    prefix = text.replace("%", "")
+    ids = Multifield.objects.filter(entity_id=ENTITY, type_id=type_id, value__istartswith=prefix).values("element_id")
+    return qs.filter(pk__in=ids)
+
+
+def _php_text(value: Any) -> str:
+    """strval(): null and false are "", true "1", an array "Array"."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, list | dict):
+        return "Array"
+    return str(value)
 
 
 def _select(raw: Any) -> tuple[list[str], list[str]]:

@@ -3,7 +3,8 @@
 Sources: deals-api-spec.md §7 and Appendix A.2, and the current pages under
 https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/ . A deal with contacts always has
 exactly one primary binding; the deal's CONTACT_ID / CONTACT_IDS are derived from these rows by
-the deal methods, so this module only keeps the DealContact rows (and the deal's DATE_MODIFY).
+the deal methods, so this module only keeps the DealContact rows; a binding change never moves the deal's
+DATE_MODIFY nor sends ONCRMDEALUPDATE (crm/lib/binding/dealcontact.php).
 Error texts differ per method on purpose: they are copied from each method's page. Keys inside
 `fields` and `items` are PHP array keys, so they are case-sensitive (CONTACT_ID, not contact_id).
 """
@@ -15,10 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import timezone
-
-from sandbox.events import queue_event
-from sandbox.models import Contact, Deal, DealContact, User
+from sandbox.models import Contact, Deal, DealContact
 from sandbox.permissions import can_add, can_edit_deal, can_read_crm
 from sandbox.rest.errors import RestError, legacy
 from sandbox.rest.registry import Call, rest_method
@@ -41,7 +39,13 @@ class Binding:
 
 
 def php_int(value: Any) -> int:
-    """PHP's (int) cast, which the portal applies to ids: "12" → 12, "12abc" → 12, "abc" → 0."""
+    """PHP's (int) cast, which the portal applies to ids: "12" → 12, "12abc" → 12, "abc" → 0.
+
+    An array is 0 when empty and **1** otherwise, null is 0, true is 1: a misdirected write with an
+    array id lands on record 1 (CCrmRestHelper::resolveEntityID, bitrix24-batch.md "Ids").
+    """
+    if isinstance(value, list | dict):
+        return 1 if value else 0
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -138,18 +142,11 @@ def check_contacts_exist(contact_ids: list[int]) -> None:
             raise legacy(f"[Contact #{contact_id}] You do not have permission to view this item")
 
 
-def touch_deal(deal: Deal, user: User) -> None:
-    """A binding change is a change of the deal: new DATE_MODIFY, MODIFY_BY_ID and ONCRMDEALUPDATE."""
-    Deal.objects.filter(pk=deal.pk).update(date_modify=timezone.now(), modify_by_id=user.pk)
-    queue_event("ONCRMDEALUPDATE", {"FIELDS": {"ID": str(deal.pk)}}, user=user)
-
-
 # --- Checks shared by the methods -----------------------------------------------------------------
 
 
 def owner_id(call: Call, message: str) -> int:
-    raw = call.param("id")
-    deal_id = 0 if isinstance(raw, list | dict) else php_int(raw)
+    deal_id = php_int(call.param("id"))
     if deal_id <= 0:
         raise legacy(message)
     return deal_id
@@ -224,8 +221,9 @@ def deal_contact_items_set(call: Call) -> bool:
     wanted = normalize_items(items)
     current_ids = set(DealContact.objects.filter(deal=deal).values_list("contact_id", flat=True))
     check_contacts_exist([b.contact_id for b in wanted if b.contact_id not in current_ids])
-    if replace_bindings(deal, wanted):
-        touch_deal(deal, call.user)
+    # A binding change writes the binding table (and the deal's CONTACT_ID) only: DATE_MODIFY stays
+    # and no ONCRMDEALUPDATE is sent (crm/lib/binding/dealcontact.php; bitrix24-batch.md "Ids").
+    replace_bindings(deal, wanted)
     # true also when the set did not change (crm.lead.contact.items.set page).
     return True
 
@@ -239,9 +237,7 @@ def deal_contact_items_delete(call: Call) -> bool:
     deal = find_deal(deal_id, "Not found")
     if not can_edit_deal(call.user, deal):
         raise deal_access_denied()
-    deleted, _ = DealContact.objects.filter(deal=deal).delete()
-    if deleted:
-        touch_deal(deal, call.user)
+    DealContact.objects.filter(deal=deal).delete()  # DATE_MODIFY stays, no event (as items.set)
     return True
 
 
@@ -270,8 +266,7 @@ def deal_contact_add(call: Call) -> bool:
     DealContact.objects.create(
         deal=deal, contact_id=contact_id, sort=min(sort, SORT_MAX), is_primary="Y" if primary else "N"
     )
-    touch_deal(deal, call.user)
-    return True
+    return True  # DATE_MODIFY stays, no event (as items.set)
 
 
 @rest_method("crm.deal.contact.delete", scope="crm")
@@ -288,5 +283,4 @@ def deal_contact_delete(call: Call) -> bool:
     if not deleted:
         return False
     ensure_primary(deal.pk)  # removing the primary promotes the first remaining binding
-    touch_deal(deal, call.user)
-    return True
+    return True  # DATE_MODIFY stays, no event (as items.set)

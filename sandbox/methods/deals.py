@@ -392,7 +392,7 @@ def _stage_for_add(changes: Changes, context: DealContext) -> Stage | None:
 
 def _entity_id(call: Call) -> int:
     deal_id = parse_entity_id(call.param("id"))
-    if deal_id is None or deal_id <= 0:
+    if deal_id <= 0:
         raise legacy("ID is not defined or invalid.")
     return deal_id
 

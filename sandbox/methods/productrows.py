@@ -20,6 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from sandbox import wire
+from sandbox.deal_fields import parse_entity_id
 from sandbox.events import queue_event
 from sandbox.models import Deal, Product, ProductRow
 from sandbox.permissions import can_add, can_edit_deal, can_read_crm
@@ -130,14 +131,19 @@ def deal_productrows_set(call: Call) -> bool:
     if not existing and not drafts:
         return True
     save_rows(deal, drafts, existing)
-    fields = ["date_modify", "modify_by_id", "tax_value"]
-    opportunity, deal.tax_value = totals
-    if deal.is_manual_opportunity != "Y":  # a manual amount stays; its tax is still rewritten
-        deal.opportunity = opportunity
-        fields.append("opportunity")
+    # The rows are saved, then the deal's OPPORTUNITY/TAX_VALUE are updated (a manual amount stays;
+    # its tax is still rewritten); on current portals (factory mode) that update is skipped when
+    # neither changes, so a reorder or a rename keeps DATE_MODIFY and sends no ONCRMDEALUPDATE
+    # (CCrmDeal::SynchronizeProductRows, Service/Operation.php; bitrix24-batch.md "Ids").
+    opportunity, tax_value = totals
+    if deal.is_manual_opportunity == "Y":
+        opportunity = deal.opportunity
+    if (deal.opportunity, deal.tax_value) == (opportunity, tax_value):
+        return True
+    deal.opportunity, deal.tax_value = opportunity, tax_value
     deal.date_modify = timezone.now()
     deal.modify_by_id = call.user.pk
-    deal.save(update_fields=fields)
+    deal.save(update_fields=["date_modify", "modify_by_id", "opportunity", "tax_value"])
     queue_event("ONCRMDEALUPDATE", {"FIELDS": {"ID": str(deal.pk)}}, user=call.user)
     return True
 
@@ -269,10 +275,10 @@ def products_by_id(ids: set[int]) -> dict[int, Product]:
 
 
 def deal_id_param(call: Call) -> int:
-    """`id` must be a positive integer (R9); JSON numbers and digit strings are both fine."""
-    value = call.param("id")
-    deal_id = whole_number(value)
-    if deal_id is None or not 0 < deal_id <= MAX_INT:
+    """`id` as PHP `(int)` (CCrmRestHelper::resolveEntityID): "12abc" is 12, a non-empty array 1;
+    it must come out positive (R9)."""
+    deal_id = parse_entity_id(call.param("id"))
+    if not 0 < deal_id <= MAX_INT:
         raise legacy(ID_ERROR)
     return deal_id
 

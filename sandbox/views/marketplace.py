@@ -79,11 +79,15 @@ def app_install_finish(request: HttpRequest, app_id: int) -> HttpResponse:
     app = App.objects.filter(pk=app_id).first()
     if app is None:
         return JsonResponse({"error": "NOT_FOUND", "error_description": "No such application"}, status=404)
+    installed = request.POST.get("value", "Y") != "N"  # installFinish({value: false}) sends N
     try:
-        install.app_install_finish(app=app, user=current_user(request))
+        install.app_install_finish(app=app, user=current_user(request), installed=installed)
     except install.InstallError as exc:
         return JsonResponse({"error": "INSTALL_REFUSED", "error_description": str(exc)}, status=403)
-    messages.success(request, f"{app.name} is installed.")
+    if installed:
+        messages.success(request, f"{app.name} is installed.")
+    else:
+        messages.warning(request, f"The installer reported that {app.name} is not installed.")
     return JsonResponse({"result": True, "state": app.state, "redirect": _app_page_url(app)})
 
 

@@ -154,6 +154,16 @@ class FaultsForm(forms.Form):
     limits = forms.ChoiceField(choices=LIMIT_CHOICES, required=False, label="Rate limits")
     rate_limit = forms.FloatField(min_value=0.001, required=False, label="Rate (requests drained per second)")
     rate_burst = forms.IntegerField(min_value=1, required=False, label="Burst (bucket size)")
+    older_placement_commands = forms.BooleanField(
+        required=False, label="Older portal: setScroll and reloadWindow are ignored inside a placement"
+    )
+    older_placement_form = forms.BooleanField(
+        required=False, label="Older portal: no SERVER_ENDPOINT, APPLICATION_TOKEN, APPLICATION_SCOPE in the form"
+    )
+
+
+# The version switches: off = the current cloud, on = what older portals do (docs/sandbox.md).
+VERSION_SWITCHES = ("older_placement_commands", "older_placement_form")
 
 
 def _faults_initial(portal: Portal) -> dict[str, Any]:
@@ -164,6 +174,7 @@ def _faults_initial(portal: Portal) -> dict[str, Any]:
         "limits": limits,
         "rate_limit": portal.rate_limit,
         "rate_burst": portal.rate_burst,
+        **{name: getattr(portal, name) for name in VERSION_SWITCHES},
     }
 
 
@@ -178,6 +189,7 @@ def fault_state(portal: Portal) -> dict[str, Any]:
         "burst": burst,
         "rate_override": portal.rate_limit,
         "burst_override": portal.rate_burst,
+        **{name: getattr(portal, name) for name in VERSION_SWITCHES},
     }
 
 
@@ -196,6 +208,8 @@ def faults(request: HttpRequest) -> HttpResponse:
         portal.limits_enabled = {"on": True, "off": False}.get(data["limits"])
         portal.rate_limit = data["rate_limit"]
         portal.rate_burst = data["rate_burst"]
+        for name in VERSION_SWITCHES:
+            setattr(portal, name, data[name])
         portal.save()
         messages.success(request, f"Saved. The REST endpoint now: {_describe(portal)}.")
         return redirect("sandbox:faults")
@@ -208,7 +222,15 @@ def _describe(portal: Portal) -> str:
     rate, burst = rate_limit(portal)
     limits = f"limits on ({rate:g}/s, burst {burst})" if limits_enabled(portal) else "limits off"
     delay = f", {portal.fault_delay_ms} ms delay" if portal.fault_delay_ms else ""
-    return f"{what}{delay}, {limits}"
+    older = [label for name, label in _SWITCH_LABELS.items() if getattr(portal, name)]
+    version = f"; app frames as an older portal ({', '.join(older)})" if older else ""
+    return f"{what}{delay}, {limits}{version}"
+
+
+_SWITCH_LABELS = {
+    "older_placement_commands": "setScroll/reloadWindow ignored in placements",
+    "older_placement_form": "no SERVER_ENDPOINT/APPLICATION_TOKEN/APPLICATION_SCOPE",
+}
 
 
 class FaultsJsonError(ValueError):
@@ -218,7 +240,8 @@ class FaultsJsonError(ValueError):
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def faults_json(request: HttpRequest) -> HttpResponse:
-    """Fault injection for tests: POST {fault, delay_ms, limits_enabled, rate, burst, expire_tokens}.
+    """Fault injection for tests: POST {fault, delay_ms, limits_enabled, rate, burst, expire_tokens,
+    older_placement_commands, older_placement_form}.
 
     CSRF-exempt on purpose: it exists only while the sandbox is mounted (settings.B24_SANDBOX).
     Keys left out keep their value; null resets an override to the settings' value.
@@ -256,6 +279,11 @@ def _apply_faults(portal: Portal, body: dict[str, Any]) -> int | None:
         portal.rate_limit = _number(body["rate"], float, "rate", minimum=0.001)
     if "burst" in body:
         portal.rate_burst = _number(body["burst"], int, "burst", minimum=1)
+    for name in VERSION_SWITCHES:
+        if name in body:
+            if not isinstance(body[name], bool):
+                raise FaultsJsonError(f"{name} must be true or false")
+            setattr(portal, name, body[name])
     portal.save()
     return expire_all_tokens() if body.get("expire_tokens") is True else None
 

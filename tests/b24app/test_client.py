@@ -262,6 +262,35 @@ def test_list_all_of_a_short_list_is_one_call(installed: Installed) -> None:
     assert len(log_since(before)) == 1
 
 
+def test_list_all_by_offset_does_not_take_page_one_again_when_the_list_shrinks(
+    installed: Installed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bitrix24-lists.md "Paging" (main CDBResult::NavQuery): a page past the end is page 1 again,
+    not an empty page. Expected: deals deleted between the first page and the rest leave no
+    duplicates, and every deal still there is read once."""
+    from sandbox.models import Deal
+
+    now = timezone.now()
+    Deal.objects.bulk_create(
+        [Deal(title=f"Shrink {i}", date_create=now, date_modify=now) for i in range(100)], batch_size=100
+    )
+    client = client_for(installed.portal)
+    original_call = client.call
+
+    def call_then_shrink(method: str, params: Any = None, **kwargs: Any) -> Any:
+        answer = original_call(method, params, **kwargs)
+        if method == "crm.deal.list":  # after the first page: the list loses all but 90 deals
+            Deal.objects.filter(pk__in=Deal.objects.order_by("-id").values("pk")[: Deal.objects.count() - 90]).delete()
+        return answer
+
+    monkeypatch.setattr(client, "call", call_then_shrink)
+    deals = client.list_all("crm.deal.list", {"select": ["ID"], "order": {"ID": "ASC"}}, keyset=False)
+
+    ids = [int(d["ID"]) for d in deals]
+    assert len(ids) == len(set(ids))
+    assert set(Deal.objects.values_list("id", flat=True)) <= set(ids)
+
+
 # --- rate limits --------------------------------------------------------------------------------------
 
 

@@ -233,11 +233,44 @@ def test_hostile_layouts_get_a_legacy_error_and_never_a_500(sandbox: SandboxPort
         assert error_of(response) == legacy_error(message)
 
 
-def test_an_unknown_funnel_is_refused(sandbox: SandboxPortal) -> None:
+def test_a_funnel_that_does_not_exist_is_accepted(sandbox: SandboxPortal) -> None:
+    """crm lib/entity/entityeditorconfig.php EntityEditorConfig (bitrix24-cardconfig.md "Parameters"):
+    the core never checks that the funnel exists. Expected: set answers true and the layout reads
+    back from funnel 99; reset answers true and get is null again; other funnels are untouched."""
     params = {"scope": "C", "extras": {"dealCategoryId": 99}}
-    for method in ("get", "set", "reset", "forceCommonScopeForAll"):
-        response = sandbox.call(f"crm.deal.details.configuration.{method}", {**params, "data": LAYOUT})
-        assert error_of(response) == legacy_error("The deal category with ID '99' is not found.")
+    assert sandbox.result("crm.deal.details.configuration.set", {**params, "data": LAYOUT}) is True
+    assert sandbox.result("crm.deal.details.configuration.get", params, user=READONLY) == STORED
+    assert sandbox.result("crm.deal.details.configuration.forceCommonScopeForAll", params) is True
+    assert sandbox.result("crm.deal.details.configuration.reset", params) is True
+    assert sandbox.result("crm.deal.details.configuration.get", params) is None
+    assert sandbox.result("crm.deal.details.configuration.get", {"scope": "C"}) == CARD_LAYOUTS[0]
+
+
+def test_user_id_is_read_only_in_its_own_spellings(sandbox: SandboxPortal) -> None:
+    """crm classes/general/restservice.php CCrmEntityEditorRestProxy::processMethodRequest with
+    CCrmRestHelper::resolveParamName: userId, userid, USERID and UserId name the user; USER_ID and
+    user_id are unknown, so the caller. Expected: the admin reads the rep's layout through the four
+    spellings and their own (null) through the other two; a set with USER_ID writes the admin's own."""
+    sandbox.result("crm.deal.details.configuration.set", {"data": LAYOUT}, user=OTHER_REP)
+    for spelling in ("userId", "userid", "USERID", "UserId"):
+        assert sandbox.result("crm.deal.details.configuration.get", {spelling: OTHER_REP}) == STORED, spelling
+    for spelling in ("USER_ID", "user_id"):
+        assert sandbox.result("crm.deal.details.configuration.get", {spelling: OTHER_REP}) is None, spelling
+        denied = sandbox.call("crm.deal.details.configuration.get", {spelling: OTHER_REP, "userId": ADMIN}, user=REP)
+        assert error_of(denied) == legacy_error("Access denied.")
+    assert sandbox.result("crm.deal.details.configuration.set", {"USER_ID": OTHER_REP, "data": LAYOUT[1:]}) is True
+    assert sandbox.result("crm.deal.details.configuration.get", {}) == STORED[1:]
+    assert sandbox.result("crm.deal.details.configuration.get", {"userId": OTHER_REP}) == STORED
+
+
+def test_extras_deal_category_id_in_snake_case_is_ignored(sandbox: SandboxPortal) -> None:
+    """crm lib/entity/entityeditorconfig.php: the funnel is extras[dealCategoryId] or
+    extras[DEAL_CATEGORY_ID]; any other spelling is the default funnel. Expected: deal_category_id=1
+    reads funnel 0's common layout, DEAL_CATEGORY_ID=1 funnel 1's."""
+    snake = sandbox.result("crm.deal.details.configuration.get", {"scope": "C", "extras": {"deal_category_id": 1}})
+    assert snake == CARD_LAYOUTS[0]
+    upper = sandbox.result("crm.deal.details.configuration.get", {"scope": "C", "extras": {"DEAL_CATEGORY_ID": 1}})
+    assert upper == CARD_LAYOUTS[1]
 
 
 # --- reset and forceCommonScopeForAll ---------------------------------------------------------------

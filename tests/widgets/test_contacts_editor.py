@@ -159,6 +159,45 @@ def test_searching_contacts_by_name_phone_or_email_lists_them_in_one_request(rep
         assert f"Create “{query}” as a new contact" in html.unescape(response.text)
 
 
+def add_sandbox_contact(tab: DealTab, first: str, last: str, *, phone: str = "", email: str = "") -> int:
+    fields: dict[str, Any] = {"NAME": first, "LAST_NAME": last}
+    if phone:
+        fields["PHONE"] = [{"VALUE": phone, "VALUE_TYPE": "WORK"}]
+    if email:
+        fields["EMAIL"] = [{"VALUE": email, "VALUE_TYPE": "WORK"}]
+    contact_id = tab.sandbox.result("crm.contact.add", {"fields": fields})
+    assert isinstance(contact_id, int)
+    return contact_id
+
+
+def test_a_phone_or_email_search_lists_only_contacts_with_that_very_value(rep_tab: DealTab) -> None:
+    """bitrix24-lists.md "Multifields": Bitrix24's PHONE/EMAIL filters match stored values that start
+    with the value. Expected: searching a whole number or address offers the contact that has it,
+    not the one whose number or address only starts with it."""
+    tab = rep_tab
+    add_sandbox_contact(tab, "Exact", "Number", phone="+12125550123", email="ann@example.co")
+    add_sandbox_contact(tab, "Longer", "Number", phone="+121255501234", email="ann@example.com")
+    phone = tab.get("tab_contact_search", {"cq": "+1 212 555 0123"})
+    assert add_option(phone.text, "Exact Number")
+    assert "Longer Number" not in shown(phone.text)
+    email = tab.get("tab_contact_search", {"cq": "ANN@example.co"})
+    assert add_option(email.text, "Exact Number")
+    assert "Longer Number" not in shown(email.text)
+
+
+def test_a_duplicate_check_ignores_contacts_whose_number_only_starts_with_the_new_one(rep_tab: DealTab) -> None:
+    """bitrix24-lists.md "Multifields" (starts-with). Expected: a new contact whose phone and e-mail
+    are the start of someone else's is added without a duplicate warning."""
+    tab = rep_tab
+    add_sandbox_contact(tab, "Longer", "Number", phone="+121255501234", email="nora@example.com")
+    before = tab.contact_names()
+    response = tab.contacts(
+        "create", new_first_name="Nora", new_last_name="Short", new_phone="+12125550123", new_email="nora@example.co"
+    )
+    assert "already belongs to" not in shown(response.text)
+    assert tab.contact_names() == [*before, "Nora Short"]
+
+
 def test_a_contact_already_on_the_deal_is_listed_but_not_offered_again(rep_tab: DealTab) -> None:
     tab = rep_tab
     name = tab.contact_names()[0]

@@ -134,6 +134,7 @@ def test_removing_every_contact_unlinks_them_all(rep_tab: DealTab) -> None:
     assert "Saved." in shown(response.text) and "No contacts are linked to this deal yet." in response.text
 
 
+@pytest.mark.xfail(strict=True, reason="issue 17: DATE_MODIFY does not move on contact binding changes on Bitrix24")
 def test_contacts_changed_elsewhere_are_shown_instead_of_being_overwritten(
     sandbox: SandboxPortal, rep_tab: DealTab
 ) -> None:

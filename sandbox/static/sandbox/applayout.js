@@ -9,6 +9,7 @@
  *   <iframe data-b24-app name="HOST|SECURE|APP_SID"
  *           data-app-origin="scheme://host:port of the app handler"
  *           data-app-sid="APP_SID"
+ *           data-denied-commands="setTitle ..."    (commands ignored in this frame)
  *           data-init='{"LANG": ..., "DOMAIN": ..., ...}'   (the getInitData reply, JSON)
  *           data-refresh-url="..." data-install-finish-url="..." data-option-url="...">
  *   <form data-b24-autosubmit target="HOST|SECURE|APP_SID" method="post" action="HANDLER?...">
@@ -27,8 +28,9 @@
   const RELOADABLE_PLACEMENT = /^CRM_.+_(DETAIL_TAB|DETAIL_ACTIVITY|LIST_MENU)$/;
 
   // §5.3 item 4: inside a placement (anything but DEFAULT) the layout has no title of its own,
-  // so setTitle is ignored. setScroll and reloadWindow are allowed there since rest 25.800.0.
-  const DENIED_IN_PLACEMENTS = new Set(['setTitle']);
+  // so setTitle is ignored. setScroll and reloadWindow are allowed there since rest 25.800.0;
+  // the template lists what this frame denies (data-denied-commands), older portals included.
+  const DENIED_IN_PLACEMENTS = ['setTitle'];
 
   const frames = [];
 
@@ -96,25 +98,42 @@
   }
 
   // §5.5: "<command>:<JSON params or empty>:<callbackId or empty>:<APP_SID>", split as first /
-  // middle (re-joined, JSON may contain colons) / second-to-last / last.
+  // middle (re-joined, JSON may contain colons) / second-to-last / last. The official JS SDK
+  // (b24jssdk frame/message/controller.ts `send`) drops empty parts, so a call without parameters
+  // arrives as "<command>:<callbackId>:<APP_SID>": three parts, no parameters. The same SDK sends a
+  // command containing ':' as an object {method, params, callback, appSid}. Parameters that are
+  // not valid JSON make the whole message unreadable: the portal's JSON.parse throws and the
+  // command never runs, so nothing answers (applayout.js).
   function parseMessage(data) {
+    if (isPlainObject(data)) return parseObjectMessage(data);
     if (typeof data !== 'string') return null;
     const parts = data.split(':');
-    if (parts.length < 4) return null;
+    if (parts.length < 3) return null;
     const sid = parts.pop();
     const callbackId = parts.pop();
     const command = parts.shift();
-    const raw = parts.join(':');
-    let params = {};
-    if (raw !== '') {
-      try {
-        params = JSON.parse(raw);
-      } catch (e) {
-        // setValue (userfield placements) sends its value raw (§5.5); keep it as a string.
-        params = raw;
-      }
-    }
+    const params = parseParams(parts.join(':'));
+    if (params === undefined) return null;
     return { command, params, callbackId, sid };
+  }
+
+  function parseObjectMessage(data) {
+    if (typeof data.method !== 'string' || typeof data.appSid !== 'string') return null;
+    const raw = data.params === undefined || data.params === null ? '' : data.params;
+    const params = typeof raw === 'string' ? parseParams(raw) : raw;
+    if (params === undefined) return null;
+    const callbackId = typeof data.callback === 'string' ? data.callback : '';
+    return { command: data.method, params, callbackId, sid: data.appSid };
+  }
+
+  // {} for no parameters, the decoded value, or undefined when the text is not JSON.
+  function parseParams(raw) {
+    if (raw === '') return {};
+    try {
+      return JSON.parse(raw);
+    } catch (e) {
+      return undefined;
+    }
   }
 
   // ---------------------------------------------------------------- one app frame
@@ -126,6 +145,9 @@
       this.sid = sid;
       this.init = init;
       this.placement = String(init.PLACEMENT || 'DEFAULT').toUpperCase();
+      const listed = iframe.dataset.deniedCommands;
+      const fallback = this.placement === 'DEFAULT' ? [] : DENIED_IN_PLACEMENTS;
+      this.denied = new Set(listed === undefined ? fallback : listed.split(/\s+/).filter(Boolean));
       this.eventCallbacks = new Map(); // placement event name -> callback ids
       this.installFinishing = false;
       iframe.addEventListener('b24:placement-event', (event) => {
@@ -148,7 +170,7 @@
           detail: { command: message.command, params: message.params },
         }),
       );
-      if (this.placement !== 'DEFAULT' && DENIED_IN_PLACEMENTS.has(message.command)) return;
+      if (this.denied.has(message.command)) return;
       // Unknown commands (pickers, messenger helpers, ...) are silently ignored, as on a portal
       // (§5.4 placement.call): the app's callback simply never runs.
       if (!Object.prototype.hasOwnProperty.call(COMMANDS, message.command)) return;
