@@ -70,15 +70,13 @@ def failure_text(exc: B24Error) -> str:
     return "Bitrix24 did not accept the request. Nothing was changed; try again."
 
 
-def page_url(request: WidgetRequest, target: Target | None, *, with_token: bool = True) -> str:
-    """layout_page for a target; the token in the query string serves links without JavaScript."""
+def page_url(target: Target | None) -> str:
+    """layout_page for a target. Never with the widget token: htmx sends it in a header."""
     query: dict[str, Any] = {}
     if target is not None:
         query["category"] = target.category_id
         if target.personal:
             query.update(scope="P", user=target.user_id)
-    if with_token:
-        query["widget_token"] = request.widget_token
     return reverse("widgets:layout_page") + "?" + urlencode(query)
 
 
@@ -88,8 +86,7 @@ def workspace_failure(request: WidgetRequest, message: str) -> HttpResponse:
     target = form.target(0) if form.is_valid() and form.cleaned_data.get("category") is not None else None
     context = {
         "failure": message,
-        "retry_url": page_url(request, target, with_token=False),
-        "retry_href": page_url(request, target),
+        "retry_url": page_url(target),
         "widget_token": request.widget_token,
         "bx24_js": trust.bx24_js_url(),
     }
@@ -283,8 +280,6 @@ def page_context(
         "editor": editor,
         "versions": versions,
         "history": history,
-        "export_href": reverse("widgets:layout_export") + "?" + _query(request, target),
-        "page_query": _query(request, target),
         "access": access_list(request),
         **extra,
     }
@@ -292,13 +287,6 @@ def page_context(
 
 def access_list(request: WidgetRequest) -> list[tuple[int, str]]:
     return [(uid, user_name(request.portal, uid)) for uid in layout_admin_extra_ids(portal=request.portal)]
-
-
-def _query(request: WidgetRequest, target: Target) -> str:
-    query: dict[str, Any] = {"category": target.category_id, "widget_token": request.widget_token}
-    if target.personal:
-        query.update(scope="P", user=target.user_id)
-    return urlencode(query)
 
 
 def render_workspace(request: WidgetRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
