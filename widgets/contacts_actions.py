@@ -26,7 +26,7 @@ from widgets.contacts_state import (
     contacts_read,
     contacts_sign,
 )
-from widgets.tab_actions import session_ended
+from widgets.tab_actions import session_ended, unchecked_message
 
 log = logging.getLogger(__name__)
 SAVING_ACTIONS = ("save", "overwrite")
@@ -229,6 +229,8 @@ def _after_save(
         view.error, view.retry = _("The deal changed in Bitrix24 while saving, so nothing was saved."), "save"
     elif saved.kind == "gone":
         view.error = _("This deal no longer exists in Bitrix24.")
+    elif saved.kind == "unchecked":
+        view.error, view.reload = unchecked_message(), True
     elif saved.kind == "session":
         view.error, view.session = session_ended(), True
     else:

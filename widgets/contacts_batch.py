@@ -102,7 +102,7 @@ def new_contact_fields(card: ContactCard) -> dict[str, Any]:
 
 def write_commands(*, deal_id: int, date_modify: str, items: list[ContactItem]) -> dict[str, Command]:
     """Run with halt=1: the first refused command stops the batch (module docstring)."""
-    window = modified_window(date_modify) or {}
+    window = modified_window(date_modify)  # GuardUnavailable: no write at all
     commands: dict[str, Command] = {
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html
         "guard": ("crm.deal.list", {"filter": {"=ID": deal_id, **window}, "select": ["ID"]}),

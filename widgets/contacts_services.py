@@ -38,7 +38,7 @@ from widgets.contacts_batch import (
 )
 from widgets.contacts_forms import email_normalise, phone_normalise
 from widgets.contacts_state import ContactCard, ContactItem, ContactsState
-from widgets.tab_batch import bindings_from, cards_from_slots, contact_items
+from widgets.tab_batch import GuardUnavailable, bindings_from, cards_from_slots, contact_items
 from widgets.tab_services import readonly_remember
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,9 @@ def contact_duplicates(*, user_token: UserToken, card: ContactCard) -> Duplicate
 class ContactsSaved:
     """How a save ended, and what to show next."""
 
-    kind: str  # "saved" | "conflict" | "changed" (meanwhile) | "invalid" | "refused" | "failed" | "gone" | "session"
+    # "saved" | "conflict" | "changed" (meanwhile) | "invalid" | "refused" | "failed" | "gone" | "session"
+    # | "unchecked" (DATE_MODIFY unreadable: nothing sent)
+    kind: str
     state: ContactsState | None = None  # saved: as now in Bitrix24; conflict / refused: theirs
     problems: dict[int, str] = field(default_factory=dict)  # index in the editor → what is wrong with it
     changed_by: str = ""
@@ -153,7 +155,12 @@ def deal_contacts_save(
         return ContactsSaved("invalid", problems=problems)
     date_modify = str(deal.get("DATE_MODIFY") or "")
     try:
-        outcome = client.batch(write_commands(deal_id=deal_id, date_modify=date_modify, items=items), halt=True)
+        commands = write_commands(deal_id=deal_id, date_modify=date_modify, items=items)
+    except GuardUnavailable as exc:
+        log.warning("contacts of deal %s: not written: %s", deal_id, exc)
+        return ContactsSaved("unchecked")
+    try:
+        outcome = client.batch(commands, halt=True)
     except (AuthorizationLost, InvalidToken):
         return ContactsSaved("session")
     except B24Error as exc:

@@ -104,6 +104,13 @@ def session_ended() -> str:
     return _("Bitrix24 no longer accepts this tab's sign-in. Close the deal and open it again to continue.")
 
 
+def unchecked_message() -> str:
+    return _(
+        "Bitrix24 sent a change time Deal Desk could not read, so it could not check for changes "
+        "made meanwhile. Nothing was saved: reload the tab and try again."
+    )
+
+
 def _saved_status(state: TabState) -> str:
     amount = state.deal.currency.money(state.deal.opportunity)
     if state.deal.manual_amount:
@@ -148,6 +155,8 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
         view.error, view.session = session_ended(), True
     elif saved.kind == "invalid":
         view.error = _("Bitrix24 did not accept these rows. Check the prices and discounts, then save again.")
+    elif saved.kind == "unchecked":
+        view.error, view.reload = unchecked_message(), True
     else:
         view.error = _("Bitrix24 did not answer, so nothing was saved.")
         view.retry = name

@@ -125,6 +125,7 @@ class EditorView:
     amount_changed: bool = False  # ...and the deal's amount changed: the card around the tab shows the old one
     status_tone: str = "ok"  # "ok" or "warn": how the status line is coloured
     session: bool = False  # the user's token is dead: offer to reload the tab, not to retry
+    reload: bool = False  # the outcome cannot be shown without reading the deal again: offer a reload
 
     @property
     def empty(self) -> bool:

@@ -31,6 +31,7 @@ from widgets.placement import PlacementPost, PlacementRefused, user_token_store
 from widgets.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
 from widgets.tab_batch import (
     CONTACT_SLOTS,
+    GuardUnavailable,
     bindings_of,
     cards_from_list,
     cards_from_slots,
@@ -206,7 +207,7 @@ def _loaded(
 class Saved:
     """How a save (or undo) ended, and the state to show next."""
 
-    kind: str  # "saved" | "conflict" | "refused" | "invalid" | "failed" | "gone" | "session"
+    kind: str  # "saved" | "conflict" | "refused" | "invalid" | "failed" | "gone" | "session" | "unchecked"
     state: TabState | None = None  # after the save; theirs on a conflict; current when refused
     before: tuple[WireRow, ...] = ()  # "saved": the rows as they were, for Undo
     changed_by: str = ""  # "conflict": who changed the deal last, if the portal said
@@ -267,9 +268,12 @@ def deal_products_save(
         modifier = "" if "modifier" in check.errors else _user_name(check.results.get("modifier"))
         return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
     try:
-        outcome = client.batch(
-            save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
-        )
+        commands = save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
+    except GuardUnavailable as exc:
+        log.warning("save of deal %s: not written: %s", deal_id, exc)
+        return Saved(kind="unchecked")
+    try:
+        outcome = client.batch(commands)
     except (AuthorizationLost, InvalidToken):
         return Saved(kind="session")
     except B24Error as exc:
