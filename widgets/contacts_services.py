@@ -31,6 +31,7 @@ from widgets.contacts_batch import (
     cards_in,
     check_commands,
     created_ids,
+    creation_requests,
     duplicate_commands,
     search_commands,
     undo_create_commands,
@@ -155,12 +156,20 @@ def deal_contacts_save(
         return ContactsSaved("invalid", problems=problems)
     date_modify = str(deal.get("DATE_MODIFY") or "")
     try:
-        commands = write_commands(deal_id=deal_id, date_modify=date_modify, items=items)
+        early = creation_requests(deal_id=deal_id, date_modify=date_modify, items=items)
     except GuardUnavailable as exc:
         log.warning("contacts of deal %s: not written: %s", deal_id, exc)
         return ContactsSaved("unchecked")
+    outcome = BatchResult({}, {}, {}, {})
     try:
-        outcome = client.batch(commands, halt=True)
+        for commands in early:
+            _absorb(outcome, client.batch(commands, halt=True))
+            if outcome.errors:
+                break
+        if not outcome.errors:
+            created = dict(enumerate(created_ids(outcome.results, items)))
+            final = write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created)
+            _absorb(outcome, client.batch(final, halt=True))
     except (AuthorizationLost, InvalidToken):
         return ContactsSaved("session")
     except B24Error as exc:
@@ -171,6 +180,11 @@ def deal_contacts_save(
         saved.orphans = _undo_create(client, outcome, items, deal_id=deal_id)
         return saved
     return _written(outcome, expected, items, theirs)
+
+
+def _absorb(merged: BatchResult, part: BatchResult) -> None:
+    merged.results.update(part.results)
+    merged.errors.update(part.errors)
 
 
 def _theirs(check: BatchResult, expected: ContactsState, items: list[ContactItem]) -> ContactsState:
