@@ -73,6 +73,9 @@ def _handle(request: HttpRequest, method: str, authenticate: Any) -> HttpRespons
         # Committed already (each method runs in its own transaction): only the answer is lost.
         if portal.fault == Portal.Fault.APPLIED_RESET and _drop_connection(request):
             return HttpResponse(status=502)
+        if portal.fault == Portal.Fault.APPLIED_DOWN:
+            Portal.objects.filter(pk=portal.pk).update(fault=Portal.Fault.DOWN_HTML)
+            return HttpResponse(DOWN_PAGE, status=502, content_type="text/html; charset=utf-8")
         time.sleep(portal.fault_delay_ms / 1000)
     response = _json(outcome)
     if caller is not None and caller.app is not None:
@@ -81,7 +84,7 @@ def _handle(request: HttpRequest, method: str, authenticate: Any) -> HttpRespons
 
 
 # A write that reached the portal and lost its answer: a timeout or a dropped connection after it ran.
-APPLIED_FAULTS = (Portal.Fault.APPLIED_SLOW, Portal.Fault.APPLIED_RESET)
+APPLIED_FAULTS = (Portal.Fault.APPLIED_SLOW, Portal.Fault.APPLIED_RESET, Portal.Fault.APPLIED_DOWN)
 READ_VERBS = frozenset({"get", "list", "fields", "current", "admin", "info", "search", "scope", "methods"})
 
 

@@ -1,0 +1,85 @@
+"""A write whose answer was lost: the tab reads the deal again and tells the truth.
+
+The sandbox applies the write and then loses its answer (faults applied_slow / applied_reset /
+applied_down, over real HTTP). The tab must then say "saved" when Bitrix24 holds what was sent,
+"not saved" when it still holds the old state, and "could not confirm" with a reload otherwise:
+never "nothing was saved" about a write that was applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.conftest import SandboxPortal
+from tests.widgets.tab_support import calls_since, deal_of, last_call_id, open_tab, sandbox_fault, shown
+from tests.widgets.test_tab_save import stored_rows
+
+SLOW_MS = 1500
+
+
+@pytest.fixture
+def lose_answers(sandbox: SandboxPortal, tab_portal: Any, settings: Any) -> Iterator[Any]:
+    settings.B24_HTTP_TIMEOUT = 0.5  # below the fault's delay: the app gives up before the answer
+
+    def switch(fault: str) -> None:
+        sandbox_fault(sandbox, fault=fault, delay_ms=SLOW_MS if fault == "applied_slow" else 0)
+
+    yield switch
+    sandbox_fault(sandbox, fault="", delay_ms=0)
+    import time
+
+    time.sleep(SLOW_MS / 1000)  # let an answer still held finish before the databases are flushed
+
+
+def first_quantity(deal_id: int) -> Decimal:
+    return stored_rows(deal_id)[0][1]
+
+
+@pytest.mark.parametrize("fault", ["applied_slow", "applied_reset"])
+def test_rows_applied_but_unanswered_are_read_again_and_shown_as_saved(
+    sandbox: SandboxPortal, lose_answers: Any, fault: str
+) -> None:
+    tab = open_tab(sandbox, deal_of(3), user=3)
+    edited = tab.edit(rows_0_quantity="23")
+    lose_answers(fault)
+    mark = last_call_id()
+    response = tab.post("save", fields=edited)
+    calls = calls_since(mark)
+    assert first_quantity(tab.deal_id) == Decimal("23")  # the portal did apply it
+    text = shown(response.text)
+    assert "Saved." in text and "nothing was saved" not in text.lower(), text
+    assert len(calls) == 3  # the check, the write whose answer was lost, and one read to confirm
+    assert calls[-1].batch_methods == ["crm.deal.get", "crm.deal.productrows.get"]
+
+
+def test_rows_refused_inside_an_unanswered_write_are_shown_as_not_saved(
+    sandbox: SandboxPortal, lose_answers: Any
+) -> None:
+    deal_id = deal_of(3)
+    before = stored_rows(deal_id)
+    tab = open_tab(sandbox, deal_id, user=5)  # the read-only user: the portal refuses the set itself
+    edited = tab.edit(rows_0_quantity="99")
+    lose_answers("applied_slow")
+    response = tab.post("save", fields=edited)
+    assert stored_rows(deal_id) == before
+    text = shown(response.text)
+    assert "Deal Desk read the deal again: nothing was saved." in text, text
+    assert 'name="action" value="save"' in response.text  # Retry
+
+
+def test_rows_whose_write_and_read_back_both_go_unanswered_say_they_could_not_be_confirmed(
+    sandbox: SandboxPortal, lose_answers: Any
+) -> None:
+    tab = open_tab(sandbox, deal_of(3), user=3)
+    edited = tab.edit(rows_0_quantity="31")
+    lose_answers("applied_down")  # the write is applied, then the portal answers only 502 pages
+    response = tab.post("save", fields=edited)
+    assert first_quantity(tab.deal_id) == Decimal("31")
+    text = shown(response.text)
+    assert "cannot tell whether your changes were saved" in text, text
+    assert "Not saved" not in text and "nothing was saved" not in text.lower()
+    assert "data-reload-tab" in response.text
