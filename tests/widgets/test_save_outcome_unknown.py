@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import SandboxPortal
 from tests.widgets.tab_support import calls_since, deal_of, last_call_id, open_tab, sandbox_fault, shown
+from tests.widgets.test_contacts_editor import bound, deal_with_contacts
 from tests.widgets.test_tab_save import stored_rows
 
 SLOW_MS = 1500
@@ -83,3 +84,59 @@ def test_rows_whose_write_and_read_back_both_go_unanswered_say_they_could_not_be
     assert "cannot tell whether your changes were saved" in text, text
     assert "Not saved" not in text and "nothing was saved" not in text.lower()
     assert "data-reload-tab" in response.text
+
+
+# --- contacts ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["applied_slow", "applied_reset"])
+def test_contacts_applied_but_unanswered_are_read_again_and_shown_as_saved(
+    sandbox: SandboxPortal, lose_answers: Any, fault: str
+) -> None:
+    from sandbox.models import Contact
+
+    tab = open_tab(sandbox, deal_with_contacts(2), user=3)
+    tab.contacts("create_anyway", new_first_name="Late", new_last_name="Answer", new_phone="", new_email="")
+    tab.contacts("remove:0")
+    expected = tab.contact_names()
+    lose_answers(fault)
+    mark = last_call_id()
+    response = tab.contacts("save")
+    calls = calls_since(mark)
+    assert [name for name, _ in bound(tab.deal_id)] == expected  # the portal did apply it
+    assert Contact.objects.filter(name="Late", last_name="Answer").count() == 1
+    text = shown(response.text)
+    assert "Saved." in text and "nothing was saved" not in text.lower(), text
+    assert tab.contact_names() == expected
+    assert len(calls) == 3 and calls[-1].method == "crm.deal.contact.items.get"
+
+
+def test_contacts_refused_inside_an_unanswered_write_say_they_are_as_they_were_and_name_the_risk(
+    sandbox: SandboxPortal, lose_answers: Any
+) -> None:
+    deal_id = deal_with_contacts(1, user=4)  # a colleague's deal: the rep may read it, not change it
+    stored = bound(deal_id)
+    tab = open_tab(sandbox, deal_id, user=3)
+    tab.contacts("create_anyway", new_first_name="Stray", new_last_name="Contact", new_phone="", new_email="")
+    lose_answers("applied_slow")
+    response = tab.contacts("save")
+    assert bound(deal_id) == stored
+    text = shown(response.text)
+    assert "Deal Desk read the deal again: its contacts are as they were." in text, text
+    # The lost answer held the new contact's id: it exists, and the tab does not pretend otherwise.
+    assert "New contacts may have been created in Bitrix24 without being linked" in text
+    assert "nothing was saved" not in text.lower()
+
+
+def test_contacts_whose_write_and_read_back_both_go_unanswered_say_they_could_not_be_confirmed(
+    sandbox: SandboxPortal, lose_answers: Any
+) -> None:
+    tab = open_tab(sandbox, deal_with_contacts(2), user=3)
+    tab.contacts("remove:0")
+    expected = tab.contact_names()
+    lose_answers("applied_down")
+    response = tab.contacts("save")
+    assert [name for name, _ in bound(tab.deal_id)] == expected
+    text = shown(response.text)
+    assert "cannot tell whether your changes were saved" in text, text
+    assert "Not saved" not in text and "nothing was saved" not in text.lower()
