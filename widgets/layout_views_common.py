@@ -21,10 +21,19 @@ from django.urls import reverse
 from django_htmx.http import reswap, retarget
 
 from b24app import trust
-from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidToken, PortalUnavailable, RateLimited
+from b24app.errors import (
+    AccessDenied,
+    AuthorizationLost,
+    B24Error,
+    InvalidToken,
+    OutcomeUnknown,
+    PortalUnavailable,
+    RateLimited,
+)
 from widgets.auth import WidgetRequest
 from widgets.layout import Layout, layout_problems, layout_to_api
 from widgets.layout_catalog import PALETTE_HIDDEN, Catalog, FieldInfo, catalog_cached, user_name
+from widgets.layout_confirm import NotApplied
 from widgets.layout_edits import sections_retitle
 from widgets.layout_forms import EditorForm, TargetForm
 from widgets.layout_services import (
@@ -65,6 +74,14 @@ def failure_text(exc: B24Error) -> str:
         return "Your Bitrix24 session has ended. Close this page and open Deal Desk again from the app menu."
     if isinstance(exc, AccessDenied):
         return "Bitrix24 refused: your account may not change this layout."
+    if isinstance(exc, NotApplied):
+        return "Bitrix24 did not answer in time. Deal Desk read the layout again: nothing was changed; try again."
+    if isinstance(exc, OutcomeUnknown):
+        # Never "nothing was changed": the portal may have applied it and lost only the answer.
+        return (
+            "Bitrix24 did not answer in time, so Deal Desk cannot tell whether the change was saved. "
+            "Reload the page to see what Bitrix24 holds now."
+        )
     if isinstance(exc, RateLimited | PortalUnavailable):
         return "Bitrix24 did not answer in time. Nothing was changed; try again in a moment."
     return "Bitrix24 did not accept the request. Nothing was changed; try again."

@@ -8,6 +8,7 @@ never "nothing was saved" about a write that was applied.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import SandboxPortal
+from tests.widgets.layout_support import (  # noqa: F401 - fixtures
+    AdminPage,
+    Installed,
+    admin_fixture,
+    editor_fields,
+    installed_fixture,
+    stored_layout,
+)
 from tests.widgets.tab_support import calls_since, deal_of, last_call_id, open_tab, sandbox_fault, shown
 from tests.widgets.test_contacts_editor import bound, deal_with_contacts
 from tests.widgets.test_tab_save import stored_rows
@@ -31,8 +40,6 @@ def lose_answers(sandbox: SandboxPortal, tab_portal: Any, settings: Any) -> Iter
 
     yield switch
     sandbox_fault(sandbox, fault="", delay_ms=0)
-    import time
-
     time.sleep(SLOW_MS / 1000)  # let an answer still held finish before the databases are flushed
 
 
@@ -140,3 +147,71 @@ def test_contacts_whose_write_and_read_back_both_go_unanswered_say_they_could_no
     text = shown(response.text)
     assert "cannot tell whether your changes were saved" in text, text
     assert "Not saved" not in text and "nothing was saved" not in text.lower()
+
+
+# --- card layouts ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def layout_answers_lost(installed: Installed, settings: Any) -> Iterator[Any]:
+    settings.B24_HTTP_TIMEOUT = 0.5
+
+    def switch(fault: str) -> None:
+        sandbox_fault(installed.sandbox, fault=fault, delay_ms=SLOW_MS if fault == "applied_slow" else 0)
+
+    yield switch
+    sandbox_fault(installed.sandbox, fault="", delay_ms=0)
+    time.sleep(SLOW_MS / 1000)
+
+
+def retitled(admin: AdminPage, titles: list[str]) -> list[tuple[str, str]]:
+    fields = [(k, v) for k, v in editor_fields(admin.response.text) if k != "title"]
+    return [*fields, *(("title", t) for t in titles), ("action", "save")]
+
+
+@pytest.mark.parametrize("fault", ["applied_slow", "applied_reset"])
+def test_a_layout_applied_but_unanswered_is_read_again_and_saved_as_a_version(
+    admin: AdminPage, layout_answers_lost: Any, fault: str
+) -> None:
+    from widgets.models import LayoutVersion
+
+    titles = ["Deal", "Details", "Products"]
+    layout_answers_lost(fault)
+    mark = last_call_id()
+    response = admin.post("layout_save", retitled(admin, titles))
+    calls = calls_since(mark)
+    assert [s["title"] for s in stored_layout(0) or []] == titles  # the portal did apply it
+    assert "Saved as version" in response.text, response.text[:3000]
+    assert "Nothing was changed" not in response.text and "nothing was changed" not in response.text
+    assert [s["title"] for s in LayoutVersion.objects.order_by("-pk").first().layout] == titles  # type: ignore[union-attr]
+    assert calls[-1].method == "crm.deal.details.configuration.get"
+
+
+def test_a_layout_whose_write_and_read_back_both_go_unanswered_says_it_could_not_be_confirmed(
+    admin: AdminPage, layout_answers_lost: Any
+) -> None:
+    from widgets.models import LayoutVersion
+
+    titles = ["One", "Two", "Three"]
+    versions = LayoutVersion.objects.count()
+    layout_answers_lost("applied_down")
+    response = admin.post("layout_save", retitled(admin, titles))
+    assert [s["title"] for s in stored_layout(0) or []] == titles
+    assert "cannot tell whether the change was saved" in response.text
+    assert "othing was changed" not in response.text and "Saved as version" not in response.text
+    assert LayoutVersion.objects.count() == versions
+
+
+def test_a_layout_read_again_as_its_last_version_was_not_applied_and_anything_else_cannot_be_told() -> None:
+    from b24app.errors import OutcomeUnknown
+    from widgets.layout_confirm import NOT_FOUND, NotApplied, layout_write_confirm
+
+    lost = OutcomeUnknown("TIMEOUT", "no answer")
+    mine, before = [{"name": "mine"}], [{"name": "before"}]
+    layout_write_confirm(read=lambda: mine, sent=mine, before=before, exc=lost)  # saved: returns
+    with pytest.raises(NotApplied):
+        layout_write_confirm(read=lambda: before, sent=mine, before=before, exc=lost)
+    for now, last in (([{"name": "theirs"}], before), (before, NOT_FOUND)):
+        with pytest.raises(OutcomeUnknown) as raised:
+            layout_write_confirm(read=lambda now=now: now, sent=mine, before=last, exc=lost)  # type: ignore[misc]
+        assert not isinstance(raised.value, NotApplied)
