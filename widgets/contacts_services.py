@@ -47,7 +47,7 @@ from widgets.contacts_batch import (
 )
 from widgets.contacts_forms import email_normalise, phone_normalise
 from widgets.contacts_state import ContactCard, ContactItem, ContactsState
-from widgets.tab_batch import GuardUnavailable, bindings_from, cards_from_slots, contact_items
+from widgets.tab_batch import GuardUnavailable, bindings_from, cards_from_slots, contact_items, modified_window
 from widgets.tab_services import readonly_remember
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ def deal_contacts_save(
         return ContactsSaved("invalid", problems=problems)
     date_modify = str(deal.get("DATE_MODIFY") or "")
     try:
+        modified_window(date_modify)  # before anything is sent: every request of the write is guarded by it
         early = creation_requests(deal_id=deal_id, date_modify=date_modify, items=items)
     except GuardUnavailable as exc:
         log.warning("contacts of deal %s: not written: %s", deal_id, exc)
