@@ -62,9 +62,9 @@ def test_rows_are_not_written_when_date_modify_cannot_be_read(
     tab = open_tab(sandbox, deal_of(3), user=3)
     before = stored_rows(tab.deal_id)
     edited = tab.edit(rows_0_quantity="41")
-    import sandbox.deal_fields
+    from sandbox import deal_fields
 
-    monkeypatch.setattr(sandbox.deal_fields, "datetime_str", lambda value: "")
+    monkeypatch.setattr(deal_fields, "datetime_str", lambda value: "")
     mark = last_call_id()
     response = tab.post("save", fields=edited)
     assert stored_rows(tab.deal_id) == before
@@ -80,9 +80,9 @@ def test_contacts_are_not_written_when_date_modify_cannot_be_read(
     tab = open_tab(sandbox, deal_with_contacts(2), user=3)
     stored = bound(tab.deal_id)
     tab.contacts("remove:0")
-    import sandbox.deal_fields
+    from sandbox import deal_fields
 
-    monkeypatch.setattr(sandbox.deal_fields, "datetime_str", lambda value: "")
+    monkeypatch.setattr(deal_fields, "datetime_str", lambda value: "")
     mark = last_call_id()
     response = tab.contacts("save")
     assert bound(tab.deal_id) == stored
