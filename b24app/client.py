@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +27,7 @@ import urllib3
 from django.conf import settings
 
 from b24app import limiter, phpform, trust
+from b24app.batchrefs import BatchSplitError, refuse_cross_references
 from b24app.errors import (
     B24Error,
     OperationTimeLimit,
@@ -249,7 +249,7 @@ class B24Client:
         """
         items = list(commands.items())
         chunks = [dict(items[start : start + BATCH_LIMIT]) for start in range(0, len(items), BATCH_LIMIT)]
-        _refuse_cross_references(chunks)
+        refuse_cross_references(chunks)
         merged = BatchResult({}, {}, {}, {})
         for chunk in chunks:
             part = self._batch_once(chunk, halt=halt)
@@ -318,37 +318,6 @@ class B24Client:
             remaining_pages -= count
             last_id = _last_id(items) if not got_short_page else None
         return items
-
-
-class BatchSplitError(ValueError):
-    """A programming error: a command refers to the result of a command in an earlier request."""
-
-
-# A reference: $result, $next, $total, $time or $error (any case), then its [..] path (bitrix24-batch.md).
-_REFERENCE = re.compile(r"\$(?:result|next|total|time|error)[^\[\s]*\[([^\]\s]*)\]", re.IGNORECASE)
-
-
-def _references(value: Any) -> set[str]:
-    """The command keys a parameter value refers to, at any depth."""
-    if isinstance(value, str):
-        return set(_REFERENCE.findall(value))
-    if isinstance(value, Mapping):
-        return set().union(*(_references(k) | _references(v) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return set().union(*(_references(v) for v in value))
-    return set()
-
-
-def _refuse_cross_references(chunks: list[dict[str, Command]]) -> None:
-    earlier: set[str] = set()
-    for chunk in chunks:
-        for key, (_method, params) in chunk.items():
-            crossing = _references(params) & earlier
-            if crossing:
-                raise BatchSplitError(
-                    f"command {key!r} refers to {sorted(crossing)}, sent in an earlier request of this batch"
-                )
-        earlier.update(chunk)
 
 
 def _reads_only(cmd: Any) -> bool:
