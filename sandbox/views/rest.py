@@ -71,12 +71,14 @@ def _handle(request: HttpRequest, method: str, authenticate: Any) -> HttpRespons
     _log_call(request, method, caller, outcome, started)
     if portal.fault in APPLIED_FAULTS and _wrote(method, outcome):
         # Committed already (each method runs in its own transaction): only the answer is lost.
-        if portal.fault == Portal.Fault.APPLIED_RESET and _drop_connection(request):
+        if portal.fault == Portal.Fault.APPLIED_SLOW:
+            time.sleep(portal.fault_delay_ms / 1000)
+        elif portal.fault == Portal.Fault.APPLIED_RESET and _drop_connection(request):
             return HttpResponse(status=502)
-        if portal.fault == Portal.Fault.APPLIED_DOWN:
-            Portal.objects.filter(pk=portal.pk).update(fault=Portal.Fault.DOWN_HTML)
+        else:  # applied_down; applied_reset where the socket cannot be reached (gunicorn): a 502 page
+            if portal.fault == Portal.Fault.APPLIED_DOWN:
+                Portal.objects.filter(pk=portal.pk).update(fault=Portal.Fault.DOWN_HTML)
             return HttpResponse(DOWN_PAGE, status=502, content_type="text/html; charset=utf-8")
-        time.sleep(portal.fault_delay_ms / 1000)
     response = _json(outcome)
     if caller is not None and caller.app is not None:
         response["X-Bitrix-Rest-Application"] = caller.app.client_id
