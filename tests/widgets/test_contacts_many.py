@@ -6,6 +6,7 @@ becomes deal 1 (bitrix24-batch.md, "Ids"). So no write request may refer to anot
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -60,3 +61,26 @@ def test_sixty_new_contacts_are_created_and_linked_to_this_deal_and_deal_one_is_
     assert all(c.batch_size <= 50 for c in calls)
     writes = [c for c in calls if "crm.deal.contact.items.set" in c.batch_methods]
     assert len(writes) == 1 and writes[0] is calls[-1]  # the set comes last, after every contact exists
+
+
+@pytest.mark.parametrize("new", [0, 1, 45, 46, 93, 94, 100])
+def test_every_write_request_holds_its_own_guard_and_at_most_fifty_commands(new: int) -> None:
+    from widgets.contacts_batch import creation_requests, write_commands
+    from widgets.contacts_state import ContactCard, ContactItem
+
+    items = [ContactItem(ContactCard.unseen(7), True, 10)]
+    items += [ContactItem(ContactCard(0, f"N{n}", first_name=f"N{n}"), False, 0) for n in range(new)]
+    when = "2026-12-07T10:00:00+03:00"
+    early = creation_requests(deal_id=5, date_modify=when, items=items)
+    created = {j: 1000 + j for j in range(sum(len([k for k in r if k.startswith("new")]) for r in early))}
+    requests = [*early, write_commands(deal_id=5, date_modify=when, items=items, created=created)]
+    for commands in requests:
+        assert len(commands) <= 50 and next(iter(commands)) == "guard"
+        # Every reference names a command of the same request, and an earlier one.
+        for position, (key, (_method, params)) in enumerate(commands.items()):
+            for ref in re.findall(r"\$result\[(\w+)\]", repr(params)):
+                assert ref in list(commands)[:position], (key, ref)
+    adds = [k for r in requests for k in r if k.startswith("new")]
+    assert sorted(adds) == sorted(f"new{j}" for j in range(new))
+    linked = requests[-1]["set"][1]["items"]
+    assert [i["CONTACT_ID"] for i in linked[1 : len(created) + 1]] == [1000 + j for j in range(len(created))]
