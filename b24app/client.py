@@ -23,12 +23,15 @@ from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 
 from b24app import limiter, phpform, trust
+from b24app.batchrefs import BatchSplitError, refuse_cross_references
 from b24app.errors import (
     B24Error,
     OperationTimeLimit,
+    OutcomeUnknown,
     PortalMoved,
     PortalUnavailable,
     RateLimited,
@@ -42,6 +45,8 @@ BATCH_LIMIT = 50  # commands per batch (protocol §4.4)
 PAGE_SIZE = 50
 TIMEOUT = (5.0, 30.0)  # connect, read (seconds); settings.B24_HTTP_TIMEOUT, when set, replaces the read part
 USER_AGENT = "DealDesk/1.0 (+https://github.com/)"
+# PortalUnavailable codes of requests that never reached the portal: safe to repeat, nothing applied.
+NOT_SENT = frozenset({"CONNECTION_REFUSED", "CONNECT_TIMEOUT"})
 _READ_SUFFIXES = (".get", ".list", ".fields", ".current", ".info", ".admin")
 
 _local = threading.local()
@@ -144,6 +149,9 @@ class B24Client:
                 grant = self.tokens.refresh(grant)
                 refreshed = True
             except (RateLimited, PortalUnavailable) as exc:
+                if _outcome_unknown(exc) and not self._reads_only(method, params):
+                    # A write reached the portal and no answer came: it may have been applied.
+                    raise OutcomeUnknown(exc.code, exc.description, exc.status) from exc
                 attempt += 1
                 if attempt > self.max_retries or not self._retryable(exc, method, params):
                     raise
@@ -155,11 +163,15 @@ class B24Client:
     def _retryable(self, exc: B24Error, method: str, params: Mapping[str, Any] | None = None) -> bool:
         if isinstance(exc, RateLimited):
             return True
-        # A timeout or 5xx may have run a write on the portal; only reads and refused
-        # connections (nothing was sent) are safe to repeat. A batch is a read when every
-        # command in it is (opening the deal tab is one such batch).
-        if exc.code == "CONNECTION_REFUSED":
+        # A timeout or 5xx may have run a write on the portal; only reads and requests that
+        # never reached it (nothing was sent) are safe to repeat.
+        if exc.code in NOT_SENT:
             return True
+        return self._reads_only(method, params)
+
+    @staticmethod
+    def _reads_only(method: str, params: Mapping[str, Any] | None) -> bool:
+        """A batch is a read when every command in it is (opening the deal tab is one such batch)."""
         if method.lower() == "batch":
             return _reads_only((params or {}).get("cmd"))
         return method.lower().endswith(_READ_SUFFIXES)
@@ -181,6 +193,8 @@ class B24Client:
     def _post(self, url: str, body: dict[str, Any]) -> requests.Response:
         try:
             response = http_session().post(url, json=body, timeout=request_timeout(), allow_redirects=False)
+        except requests.ConnectTimeout as exc:  # before ConnectionError: it is both
+            raise PortalUnavailable("CONNECT_TIMEOUT", "The portal could not be reached") from exc
         except requests.ConnectionError as exc:
             code = "CONNECTION_REFUSED" if _refused(exc) else "CONNECTION_ERROR"
             raise PortalUnavailable(code, "The portal could not be reached") from exc
@@ -226,11 +240,18 @@ class B24Client:
     # --- batches -------------------------------------------------------------------------------------
 
     def batch(self, commands: Mapping[str, Command], *, halt: bool = False) -> BatchResult:
-        """Run commands in as few batch requests as possible (50 each); each error stays its own."""
+        """Run commands in as few batch requests as possible (50 each); each error stays its own.
+
+        References never cross requests (bitrix24-batch.md, "Ids"): each request starts with no
+        results, and a `$result[key]` left unresolved hands the method an array, which a crm `id`
+        reads as 1, deal 1. So commands that refer to a command of an earlier request are refused
+        (BatchSplitError) before anything is sent.
+        """
         items = list(commands.items())
+        chunks = [dict(items[start : start + BATCH_LIMIT]) for start in range(0, len(items), BATCH_LIMIT)]
+        refuse_cross_references(chunks)
         merged = BatchResult({}, {}, {}, {})
-        for start in range(0, len(items), BATCH_LIMIT):
-            chunk = dict(items[start : start + BATCH_LIMIT])
+        for chunk in chunks:
             part = self._batch_once(chunk, halt=halt)
             merged.results.update(part.results)
             merged.errors.update(part.errors)
@@ -360,7 +381,18 @@ def _orderable_by_id(params: Mapping[str, Any]) -> bool:
     return not select or "ID" in select or "*" in select
 
 
+def _outcome_unknown(exc: B24Error) -> bool:
+    """The request reached the portal (or may have) and no answer says what it did."""
+    return isinstance(exc, PortalUnavailable) and exc.code not in NOT_SENT
+
+
 def _refused(exc: requests.ConnectionError) -> bool:
+    """Nothing was sent: the connection itself failed (refused, no route, unknown host, TLS)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # also NameResolutionError
+        return True
     text = repr(exc)
     return "refused" in text.lower() or "Errno 111" in text
 
@@ -402,6 +434,7 @@ def oauth_app_info(access_token: str, oauth_rest_url: str) -> dict[str, Any]:
 __all__ = [
     "B24Client",
     "BatchResult",
+    "BatchSplitError",
     "CallResult",
     "Grant",
     "OperationTimeLimit",

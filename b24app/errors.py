@@ -67,6 +67,15 @@ class PortalUnavailable(B24Error):
     permanent = False
 
 
+class OutcomeUnknown(PortalUnavailable):
+    """A write was sent and no answer came (a read timeout, a dropped connection, a 5xx page).
+
+    The portal may have applied it, in full or not at all: the caller must read the portal again
+    before it says anything about what was saved. Not raised when nothing reached the portal
+    (a refused connection, a connect timeout) nor when the portal answered with an error.
+    """
+
+
 class PortalMoved(B24Error):
     """The portal answered with a redirect to a host we do not trust."""
 

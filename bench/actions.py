@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from bench.portal import Opened, deal_with_rows, form_fields, placement_form, portal_query
+from bench.portal import Opened, answers_lost, deal_with_rows, form_fields, placement_form, portal_query
 from bench.stack import Config, app_cache_clear
 
 TAB_USER = 3  # a sales rep, opening a deal assigned to them
@@ -245,6 +245,24 @@ def _save_layout(app: App, state: dict[str, Any]) -> Outcome:
     return Outcome(timed.page.status == 200 and "Saved as version" in timed.page.html, timed)
 
 
+def _save_rows_unanswered(app: App, state: dict[str, Any]) -> Outcome:
+    with answers_lost():
+        timed = rows_save(app, state["tab"])
+    return Outcome(rows_saved(timed), timed)
+
+
+def _save_contacts_unanswered(app: App, state: dict[str, Any]) -> Outcome:
+    with answers_lost():
+        timed = contacts_save(app, state["tab"])
+    return Outcome(timed.page.status == 200 and ">Saved.<" in timed.page.html, timed)
+
+
+def _save_layout_unanswered(app: App, state: dict[str, Any]) -> Outcome:
+    with answers_lost():
+        timed = layout_save(app, state["layout"])
+    return Outcome(timed.page.status == 200 and "Saved as version" in timed.page.html, timed)
+
+
 ACTIONS: list[Action] = [
     Action("tab_open_cold", "open the deal tab (cold reference cache)", 1, _open_cold),
     Action("tab_open_warm", "open the deal tab (warm reference cache)", 1, _open_warm, _prepare_tab),
@@ -252,4 +270,7 @@ ACTIONS: list[Action] = [
     Action("contacts_save", "save contacts", 2, _save_contacts, _prepare_contacts),
     Action("layout_open", "open the card layout page", 1, _open_layout),
     Action("layout_save", "save a card layout", 2, _save_layout, _prepare_layout),
+    Action("rows_save_unanswered", "save product rows, answer lost", 3, _save_rows_unanswered, _prepare_tab),
+    Action("contacts_save_unanswered", "save contacts, answer lost", 3, _save_contacts_unanswered, _prepare_contacts),
+    Action("layout_save_unanswered", "save a card layout, answer lost", 3, _save_layout_unanswered, _prepare_layout),
 ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -110,6 +112,18 @@ def limits_set(*, enabled: bool, rate: float = 2.0, burst: int = 50) -> None:
 
     Portal.objects.update(limits_enabled=enabled, rate_limit=rate, rate_burst=burst)
     RateBucket.objects.all().delete()
+
+
+@contextmanager
+def answers_lost() -> Iterator[None]:
+    """The sandbox applies each write, then loses its answer (fault applied_reset), for the block."""
+    from sandbox.models import Portal
+
+    Portal.objects.update(fault=Portal.Fault.APPLIED_RESET)
+    try:
+        yield
+    finally:
+        Portal.objects.update(fault=Portal.Fault.NONE)
 
 
 # --- reading the app's pages ----------------------------------------------------------------------

@@ -28,6 +28,9 @@ class Portal(models.Model):
         LIMIT = "limit", "Every call answers 503 QUERY_LIMIT_EXCEEDED"
         DOWN_HTML = "down_html", "Portal down: 502 HTML error page"
         DOWN_RESET = "down_reset", "Portal down: connection closed without an answer"
+        APPLIED_SLOW = "applied_slow", "A write is applied, then its answer waits the delay"
+        APPLIED_RESET = "applied_reset", "A write is applied, then the connection closes without an answer"
+        APPLIED_DOWN = "applied_down", "A write is applied, then the portal goes down (502 pages)"
 
     member_id = models.CharField(max_length=32, unique=True)
     license = models.CharField(max_length=40, default="en_pro100")

@@ -5,12 +5,18 @@ Inside the Bitrix24 iframe the placement POST arrives cross-site, so cookies can
 widget token (django.core.signing): portal, user, deal, purpose. htmx sends it in the
 X-Widget-Token header (set once on <body>); plain form posts carry it in a hidden field. Every
 response hands back a renewed token, so an open tab stays signed in while it is used.
+
+A token never travels in a URL (URLs end up in access logs, proxies and Referer headers): it is
+read from the header or a POST body only. And a renewal keeps the time of the placement POST that
+started the chain, so a copied token cannot be renewed forever: MAX_LIFE after the placement,
+the tab must be opened again.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -24,7 +30,9 @@ from b24app.models import Portal, UserToken
 log = logging.getLogger(__name__)
 
 SALT = "dealdesk.widget"
-MAX_AGE = 15 * 60
+MAX_AGE = 15 * 60  # since the last renewal
+MAX_LIFE = 12 * 60 * 60  # since the placement POST, however often renewed: a working day
+CLOCK_SKEW = 5 * 60  # several app servers: an issue time a little in the future is not forged
 HEADER = "X-Widget-Token"
 FIELD = "widget_token"
 
@@ -40,6 +48,11 @@ class WidgetIdentity:
     deal_id: int | None
     purpose: str  # "tab" (the deal tab) or "admin" (the card-layout page)
     lang: str = "en"
+    issued_at: int = 0  # unix time of the placement POST; 0 when minting for a new placement
+
+
+def _now() -> int:
+    return int(time.time())
 
 
 def widget_token_mint(*, identity: WidgetIdentity) -> str:
@@ -49,6 +62,7 @@ def widget_token_mint(*, identity: WidgetIdentity) -> str:
         "d": identity.deal_id,
         "k": identity.purpose,
         "l": identity.lang,
+        "i": identity.issued_at or _now(),
     }
     return signing.dumps(payload, salt=SALT, compress=True)
 
@@ -60,19 +74,27 @@ def widget_token_read(token: str, *, max_age: int = MAX_AGE) -> WidgetIdentity:
         raise WidgetTokenInvalid(type(exc).__name__) from exc
     try:
         deal = payload["d"]
-        return WidgetIdentity(
+        identity = WidgetIdentity(
             portal_id=int(payload["p"]),
             user_id=int(payload["u"]),
             deal_id=int(deal) if deal is not None else None,
             purpose=str(payload["k"]),
             lang=str(payload.get("l", "en")),
+            issued_at=int(payload["i"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WidgetTokenInvalid("malformed payload") from exc
+    age = _now() - identity.issued_at
+    if age > MAX_LIFE or age < -CLOCK_SKEW:
+        raise WidgetTokenInvalid("past its total life since the placement")
+    return identity
 
 
 def token_from_request(request: HttpRequest) -> str:
-    return request.headers.get(HEADER) or request.POST.get(FIELD, "") or request.GET.get(FIELD, "")
+    """The header (htmx) or a POST body (plain forms); never the query string, which gets logged."""
+    if request.headers.get(HEADER):
+        return request.headers[HEADER]
+    return request.POST.get(FIELD, "") if request.method == "POST" else ""
 
 
 class WidgetRequest(HttpRequest):

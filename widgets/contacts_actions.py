@@ -26,7 +26,7 @@ from widgets.contacts_state import (
     contacts_read,
     contacts_sign,
 )
-from widgets.tab_actions import session_ended
+from widgets.tab_actions import session_ended, unchecked_message, unconfirmed_message
 
 log = logging.getLogger(__name__)
 SAVING_ACTIONS = ("save", "overwrite")
@@ -229,6 +229,20 @@ def _after_save(
         view.error, view.retry = _("The deal changed in Bitrix24 while saving, so nothing was saved."), "save"
     elif saved.kind == "gone":
         view.error = _("This deal no longer exists in Bitrix24.")
+    elif saved.kind == "unchecked":
+        view.error, view.reload = unchecked_message(), True
+    elif saved.kind == "not_applied":
+        view.error = _("Bitrix24 did not answer in time. Deal Desk read the deal again: its contacts are as they were.")
+        view.retry = "save"
+        if len(saved.orphans) < len(saved.created):
+            # The lost write may have created contacts it then did not link (it stops at the guard).
+            view.error += " " + _(
+                "New contacts may have been created in Bitrix24 without being linked: search for them "
+                "before creating them again."
+            )
+    elif saved.kind == "unknown":
+        view.status = _("Not confirmed.")
+        view.error, view.reload = unconfirmed_message(), True
     elif saved.kind == "session":
         view.error, view.session = session_ended(), True
     else:

@@ -12,6 +12,11 @@ Saving (widgets.contacts_services) costs two requests, like the product rows:
    and linking cost no extra request; then the bindings and the deal read back. The guard's id is
    what every write takes, so a deal changed since step 1 stops the batch before anything is
    written (`gate` comes first when contacts are about to be created).
+
+A guard's `$result[guard][0][ID]` must sit in the same request as the guard: in a later one it
+resolves to an array, which Bitrix24 reads as deal 1 (bitrix24-batch.md, "Ids"). So a save that
+creates more contacts than fit in one request of 50 creates the first ones in requests of their
+own (each with its own guard), and the last request links them by their plain ids.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from b24app.client import Command
+from b24app.client import BATCH_LIMIT, Command
 from widgets.contacts_state import ContactCard, ContactItem
 from widgets.tab_batch import CONTACT_SELECT, CONTACT_SLOTS, modified_window
 
@@ -124,25 +129,64 @@ def new_contact_fields(card: ContactCard) -> dict[str, Any]:
     return fields
 
 
-def write_commands(*, deal_id: int, date_modify: str, items: list[ContactItem]) -> dict[str, Command]:
-    """Run with halt=1: the first refused command stops the batch (module docstring)."""
-    window = modified_window(date_modify) or {}
+def guard_commands(*, deal_id: int, date_modify: str, creating: bool) -> dict[str, Command]:
+    """The guard first in every write request: references never cross requests (bitrix24-batch.md)."""
+    window = modified_window(date_modify)  # GuardUnavailable: no write at all
     commands: dict[str, Command] = {
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html
         "guard": ("crm.deal.list", {"filter": {"=ID": deal_id, **window}, "select": ["ID"]}),
     }
-    if any(item.card.new for item in items):
+    if creating:
         # An unresolved guard reference is not an id: this read fails, before any contact is created.
         commands["gate"] = ("crm.deal.contact.items.get", {"id": GUARDED_ID})
+    return commands
+
+
+# The last request holds guard, gate, set, after and deal besides the contacts it creates.
+LAST_REQUEST_NEW = BATCH_LIMIT - 5
+EARLY_REQUEST_NEW = BATCH_LIMIT - 2  # guard and gate
+
+
+def creation_requests(*, deal_id: int, date_modify: str, items: list[ContactItem]) -> list[dict[str, Command]]:
+    """The new contacts that do not fit in the write's own request, created first (halt=1 each).
+
+    Each request is guarded on its own, so a deal changed meanwhile creates nothing more; the set
+    itself comes last, with these contacts' ids as plain numbers (write_commands `created`).
+    """
+    new = [item for item in items if item.card.new]
+    early = max(0, len(new) - LAST_REQUEST_NEW)
+    requests = []
+    for start in range(0, early, EARLY_REQUEST_NEW):
+        commands = guard_commands(deal_id=deal_id, date_modify=date_modify, creating=True)
+        for j in range(start, min(early, start + EARLY_REQUEST_NEW)):
+            # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-add.html
+            commands[f"new{j}"] = ("crm.contact.add", {"fields": new_contact_fields(new[j].card)})
+        requests.append(commands)
+    return requests
+
+
+def write_commands(
+    *, deal_id: int, date_modify: str, items: list[ContactItem], created: dict[int, int] | None = None
+) -> dict[str, Command]:
+    """Run with halt=1: the first refused command stops the batch (module docstring).
+
+    `created`: new contact number → id, for those creation_requests made already.
+    """
+    created = created or {}
+    creating = sum(1 for item in items if item.card.new) > len(created)
+    commands = guard_commands(deal_id=deal_id, date_modify=date_modify, creating=creating)
     wire: list[dict[str, Any]] = []
-    created = 0
+    ordinal = 0
     for index, item in enumerate(items):
         contact_id: int | str = item.card.id
         if item.card.new:
-            key, created = f"new{created}", created + 1
-            # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-add.html
-            commands[key] = ("crm.contact.add", {"fields": new_contact_fields(item.card)})
-            contact_id = f"$result[{key}]"  # the whole value: the new id itself is passed on
+            key, ordinal = f"new{ordinal}", ordinal + 1
+            if ordinal - 1 in created:
+                contact_id = created[ordinal - 1]
+            else:
+                # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-add.html
+                commands[key] = ("crm.contact.add", {"fields": new_contact_fields(item.card)})
+                contact_id = f"$result[{key}]"  # the whole value: the new id itself is passed on
         wire.append({"CONTACT_ID": contact_id, "SORT": (index + 1) * 10, "IS_PRIMARY": "Y" if item.primary else "N"})
     if wire:
         # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-set.html

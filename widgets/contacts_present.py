@@ -91,6 +91,7 @@ class ContactsView:
     error: str = ""
     retry: str = ""
     session: bool = False
+    reload: bool = False  # the outcome cannot be shown without reading the deal again: offer a reload
     focus: str = ""
     reload_card: bool = False  # the primary contact changed: the card around the tab shows the old one
     products_token: str = ""  # the products' state, so that a page without htmx can show them too

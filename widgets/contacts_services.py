@@ -23,7 +23,15 @@ from django import forms
 from django.utils.translation import gettext as _
 
 from b24app.client import B24Client, BatchResult
-from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidArgument, InvalidToken, NotFound
+from b24app.errors import (
+    AccessDenied,
+    AuthorizationLost,
+    B24Error,
+    InvalidArgument,
+    InvalidToken,
+    NotFound,
+    OutcomeUnknown,
+)
 from b24app.models import Portal, UserToken
 from b24app.oauth import UserTokens
 from widgets.contacts_batch import (
@@ -31,6 +39,7 @@ from widgets.contacts_batch import (
     cards_in,
     check_commands,
     created_ids,
+    creation_requests,
     duplicate_commands,
     has_exactly,
     search_commands,
@@ -39,7 +48,7 @@ from widgets.contacts_batch import (
 )
 from widgets.contacts_forms import email_normalise, phone_normalise
 from widgets.contacts_state import ContactCard, ContactItem, ContactsState
-from widgets.tab_batch import bindings_from, cards_from_slots, contact_items
+from widgets.tab_batch import GuardUnavailable, bindings_from, cards_from_slots, contact_items, modified_window
 from widgets.tab_services import readonly_remember
 
 log = logging.getLogger(__name__)
@@ -117,7 +126,10 @@ def contact_duplicates(*, user_token: UserToken, card: ContactCard) -> Duplicate
 class ContactsSaved:
     """How a save ended, and what to show next."""
 
-    kind: str  # "saved" | "conflict" | "changed" (meanwhile) | "invalid" | "refused" | "failed" | "gone" | "session"
+    # "saved" | "conflict" | "changed" (meanwhile) | "invalid" | "refused" | "failed" | "gone" | "session"
+    # | "unchecked" (DATE_MODIFY unreadable: nothing sent) | "not_applied" (no answer; read again: as before)
+    # | "unknown" (no answer; could not confirm)
+    kind: str
     state: ContactsState | None = None  # saved: as now in Bitrix24; conflict / refused: theirs
     problems: dict[int, str] = field(default_factory=dict)  # index in the editor → what is wrong with it
     changed_by: str = ""
@@ -162,7 +174,24 @@ def deal_contacts_save(
         return ContactsSaved("invalid", problems=problems)
     date_modify = str(deal.get("DATE_MODIFY") or "")
     try:
-        outcome = client.batch(write_commands(deal_id=deal_id, date_modify=date_modify, items=items), halt=True)
+        modified_window(date_modify)  # before anything is sent: every request of the write is guarded by it
+        early = creation_requests(deal_id=deal_id, date_modify=date_modify, items=items)
+    except GuardUnavailable as exc:
+        log.warning("contacts of deal %s: not written: %s", deal_id, exc)
+        return ContactsSaved("unchecked")
+    outcome = BatchResult({}, {}, {}, {})
+    try:
+        for commands in early:
+            _absorb(outcome, client.batch(commands, halt=True))
+            if outcome.errors:
+                break
+        if not outcome.errors:
+            created = dict(enumerate(created_ids(outcome.results, items)))
+            final = write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created)
+            _absorb(outcome, client.batch(final, halt=True))
+    except OutcomeUnknown as exc:
+        log.warning("contacts of deal %s: no answer to the write (%s): reading them again", deal_id, exc.code)
+        return _confirm(client, expected, items, theirs, created=created_ids(outcome.results, items))
     except (AuthorizationLost, InvalidToken):
         return ContactsSaved("session")
     except B24Error as exc:
@@ -173,6 +202,51 @@ def deal_contacts_save(
         saved.orphans = _undo_create(client, outcome, items, deal_id=deal_id)
         return saved
     return _written(outcome, expected, items, theirs)
+
+
+def _absorb(merged: BatchResult, part: BatchResult) -> None:
+    merged.results.update(part.results)
+    merged.errors.update(part.errors)
+
+
+def _confirm(
+    client: B24Client, expected: ContactsState, items: list[ContactItem], theirs: ContactsState, *, created: list[int]
+) -> ContactsSaved:
+    """A write went out and its answer was lost: read the bindings again (one request), say what is true.
+
+    "saved" when the deal holds what was sent (new contacts: ids that were not linked before);
+    "not_applied" when it holds what it held before (contacts created by an earlier request of
+    this save are named: they exist, unlinked); "unknown" otherwise, or when the read fails too.
+    """
+    new_names = [item.card.name for item in items if item.card.new]
+    try:
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-get.html
+        now = bindings_from(client.result("crm.deal.contact.items.get", {"id": expected.deal_id}))
+    except B24Error as exc:
+        log.warning("contacts of deal %s: could not be read again: %s", expected.deal_id, exc.code)
+        return ContactsSaved("unknown", created=new_names)
+    if [(b.contact_id, b.primary) for b in now] == [(i.card.id, i.primary) for i in theirs.items]:
+        return ContactsSaved("not_applied", orphans=new_names[: len(created)], created=new_names)
+    known = {item.card.id for item in [*theirs.items, *items]}
+    if len(now) != len(items):
+        return ContactsSaved("unknown", created=new_names)
+    cards: dict[int, ContactCard] = {}
+    made = iter(created)
+    for binding, item in zip(now, items, strict=True):
+        expected_id = next(made, None) if item.card.new else item.card.id
+        if binding.primary != item.primary or (
+            binding.contact_id != expected_id if expected_id is not None else binding.contact_id in known
+        ):
+            return ContactsSaved("unknown", created=new_names)
+        cards[binding.contact_id] = replace(item.card, id=binding.contact_id) if item.card.new else item.card
+    fresh = ContactsState(expected.portal_id, expected.user_id, expected.deal_id, contact_items(now, cards))
+    return ContactsSaved(
+        "saved",
+        fresh,
+        wrote=fresh.fingerprint != theirs.fingerprint,
+        primary_changed=fresh.primary_id != theirs.primary_id,
+        created=new_names,
+    )
 
 
 def _theirs(check: BatchResult, expected: ContactsState, items: list[ContactItem]) -> ContactsState:

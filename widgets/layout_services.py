@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
 from b24app.client import B24Client, BatchResult, Command
-from b24app.errors import AccessDenied, AuthorizationLost, InvalidToken
+from b24app.errors import AccessDenied, AuthorizationLost, InvalidToken, OutcomeUnknown
 from b24app.events import portal_purged
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
@@ -50,6 +50,7 @@ from widgets.layout_catalog import (
     user_name,
     user_name_remember,
 )
+from widgets.layout_confirm import NOT_FOUND, layout_write_confirm
 from widgets.models import LayoutVersion
 from widgets.placement import PlacementPost, PlacementRefused, user_token_store
 
@@ -329,7 +330,14 @@ def layout_save(
     if for_everyone:
         # Everyone sees the common layout from now on: personal layouts of the funnel are deleted.
         commands["force"] = (FORCE, {"extras": {"dealCategoryId": target.category_id}})
-    result = ctx.client.batch(commands, halt=True)
+    try:
+        result = ctx.client.batch(commands, halt=True)
+    except OutcomeUnknown as exc:
+        _confirm(ctx, target, data, exc)
+        if for_everyone:
+            raise  # the layout is there; whether the personal layouts went, one read cannot tell
+        with transaction.atomic():
+            return layout_version_add(ctx=ctx, target=target, data=data, note=note)
     result.get("set")
     if for_everyone:
         result.get("force")
@@ -340,11 +348,27 @@ def layout_save(
 
 def layout_reset(*, ctx: AdminContext, target: Target, note: str = "reset to the Bitrix24 default") -> LayoutVersion:
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
-    result = ctx.client.batch({"before": (GET, target.params()), "reset": (RESET, target.params())}, halt=True)
+    try:
+        result = ctx.client.batch({"before": (GET, target.params()), "reset": (RESET, target.params())}, halt=True)
+    except OutcomeUnknown as exc:
+        _confirm(ctx, target, None, exc)
+        with transaction.atomic():
+            return layout_version_add(ctx=ctx, target=target, data=None, note=note)
     result.get("reset")
     with transaction.atomic():
         _record_before(ctx=ctx, target=target, before=result.results.get("before"))
         return layout_version_add(ctx=ctx, target=target, data=None, note=note)
+
+
+def _confirm(ctx: AdminContext, target: Target, sent: list[dict[str, Any]] | None, exc: OutcomeUnknown) -> None:
+    """A write went unanswered: one read decides (widgets.layout_confirm)."""
+    last = layout_versions(portal=ctx.portal, target=target, limit=1)
+    layout_write_confirm(
+        read=lambda: _normalized(ctx.client.result(GET, target.params())),
+        sent=sent,
+        before=last[0].layout if last else NOT_FOUND,
+        exc=exc,
+    )
 
 
 def layout_version_get(*, portal: Portal, version_id: int) -> LayoutVersion:

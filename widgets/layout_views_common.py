@@ -21,10 +21,19 @@ from django.urls import reverse
 from django_htmx.http import reswap, retarget
 
 from b24app import trust
-from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidToken, PortalUnavailable, RateLimited
+from b24app.errors import (
+    AccessDenied,
+    AuthorizationLost,
+    B24Error,
+    InvalidToken,
+    OutcomeUnknown,
+    PortalUnavailable,
+    RateLimited,
+)
 from widgets.auth import WidgetRequest
 from widgets.layout import Layout, layout_problems, layout_to_api
 from widgets.layout_catalog import PALETTE_HIDDEN, Catalog, FieldInfo, catalog_cached, user_name
+from widgets.layout_confirm import NotApplied
 from widgets.layout_edits import sections_retitle
 from widgets.layout_forms import EditorForm, TargetForm
 from widgets.layout_services import (
@@ -65,20 +74,26 @@ def failure_text(exc: B24Error) -> str:
         return "Your Bitrix24 session has ended. Close this page and open Deal Desk again from the app menu."
     if isinstance(exc, AccessDenied):
         return "Bitrix24 refused: your account may not change this layout."
+    if isinstance(exc, NotApplied):
+        return "Bitrix24 did not answer in time. Deal Desk read the layout again: nothing was changed; try again."
+    if isinstance(exc, OutcomeUnknown):
+        # Never "nothing was changed": the portal may have applied it and lost only the answer.
+        return (
+            "Bitrix24 did not answer in time, so Deal Desk cannot tell whether the change was saved. "
+            "Reload the page to see what Bitrix24 holds now."
+        )
     if isinstance(exc, RateLimited | PortalUnavailable):
         return "Bitrix24 did not answer in time. Nothing was changed; try again in a moment."
     return "Bitrix24 did not accept the request. Nothing was changed; try again."
 
 
-def page_url(request: WidgetRequest, target: Target | None, *, with_token: bool = True) -> str:
-    """layout_page for a target; the token in the query string serves links without JavaScript."""
+def page_url(target: Target | None) -> str:
+    """layout_page for a target. Never with the widget token: htmx sends it in a header."""
     query: dict[str, Any] = {}
     if target is not None:
         query["category"] = target.category_id
         if target.personal:
             query.update(scope="P", user=target.user_id)
-    if with_token:
-        query["widget_token"] = request.widget_token
     return reverse("widgets:layout_page") + "?" + urlencode(query)
 
 
@@ -88,8 +103,7 @@ def workspace_failure(request: WidgetRequest, message: str) -> HttpResponse:
     target = form.target(0) if form.is_valid() and form.cleaned_data.get("category") is not None else None
     context = {
         "failure": message,
-        "retry_url": page_url(request, target, with_token=False),
-        "retry_href": page_url(request, target),
+        "retry_url": page_url(target),
         "widget_token": request.widget_token,
         "bx24_js": trust.bx24_js_url(),
     }
@@ -283,8 +297,6 @@ def page_context(
         "editor": editor,
         "versions": versions,
         "history": history,
-        "export_href": reverse("widgets:layout_export") + "?" + _query(request, target),
-        "page_query": _query(request, target),
         "access": access_list(request),
         **extra,
     }
@@ -292,13 +304,6 @@ def page_context(
 
 def access_list(request: WidgetRequest) -> list[tuple[int, str]]:
     return [(uid, user_name(request.portal, uid)) for uid in layout_admin_extra_ids(portal=request.portal)]
-
-
-def _query(request: WidgetRequest, target: Target) -> str:
-    query: dict[str, Any] = {"category": target.category_id, "widget_token": request.widget_token}
-    if target.personal:
-        query.update(scope="P", user=target.user_id)
-    return urlencode(query)
 
 
 def render_workspace(request: WidgetRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:

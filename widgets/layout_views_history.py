@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from widgets import layout_people
 from widgets import layout_services as services
@@ -30,6 +30,11 @@ from widgets.layout_views_common import (
 )
 
 EXPORT_FORMAT = "deal-desk.card-layout"
+
+
+def read_params(request: HttpRequest) -> QueryDict:
+    """The parameters of a read that comes as a GET (htmx, token in the header) or a plain POST form."""
+    return request.POST if request.method == "POST" else request.GET
 
 
 @csrf_exempt
@@ -53,13 +58,14 @@ def layout_rollback(request: WidgetRequest) -> HttpResponse:
     return render_workspace(request, page_context(request, ws=ws, message=message))
 
 
-@require_GET
+@csrf_exempt  # a read; POST only so that a plain form carries the widget token in its body
+@require_http_methods(["GET", "POST"])
 @widget_view("admin")
 @layout_endpoint()
 def layout_diff_view(request: WidgetRequest) -> HttpResponse:
     """What changed between two versions, as a list of sentences."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    form = DiffForm(request.GET)
+    form = DiffForm(read_params(request))
     if not form.is_valid():
         return workspace_failure(request, "Pick two versions to compare.")
     old = services.layout_version_get(portal=request.portal, version_id=form.cleaned_data["a"])
@@ -74,12 +80,13 @@ def layout_diff_view(request: WidgetRequest) -> HttpResponse:
     return render(request, PAGE, page_context(request, ws=ws, diff=diff))
 
 
-@require_GET
+@csrf_exempt  # a read; the page's Export is a POST form so the widget token stays out of the URL
+@require_http_methods(["GET", "POST"])
 @widget_view("admin")
 @layout_endpoint()
 def layout_export(request: WidgetRequest) -> HttpResponse:
-    """A JSON file of the saved layout (or of one version); reading only, so a GET."""
-    form = ExportForm(request.GET)
+    """A JSON file of the saved layout (or of one version): a download, changes nothing."""
+    form = ExportForm(read_params(request))
     if not form.is_valid():
         return workspace_failure(request, "That export link is not valid. Reload the page.")
     if form.cleaned_data.get("version"):
@@ -117,13 +124,14 @@ def export_payload(target: Target, funnel_name: str, data: list[dict[str, Any]])
     return payload
 
 
-@require_GET
+@csrf_exempt  # a read; POST only so that a plain form carries the widget token in its body
+@require_http_methods(["GET", "POST"])
 @widget_view("admin")
 @layout_endpoint()
 def layout_users(request: WidgetRequest) -> HttpResponse:
     """People found by name (user.get FIND), for a personal layout or for access to this page."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    form = UserSearchForm(request.GET)
+    form = UserSearchForm(read_params(request))
     term = (form.cleaned_data.get("q") or "").strip() if form.is_valid() else ""
     people = layout_people.layout_users_find(ctx=ctx, term=term) if len(term) >= 2 else []
     target = form.target(ctx.catalog.default_funnel.id) if form.is_valid() else Target(ctx.catalog.default_funnel.id)

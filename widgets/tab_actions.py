@@ -104,6 +104,25 @@ def session_ended() -> str:
     return _("Bitrix24 no longer accepts this tab's sign-in. Close the deal and open it again to continue.")
 
 
+def unchecked_message() -> str:
+    return _(
+        "Bitrix24 sent a change time Deal Desk could not read, so it could not check for changes "
+        "made meanwhile. Nothing was saved: reload the tab and try again."
+    )
+
+
+def not_applied_message() -> str:
+    return _("Bitrix24 did not answer in time. Deal Desk read the deal again: nothing was saved.")
+
+
+def unconfirmed_message() -> str:
+    # Never "nothing was saved": the portal may have applied the write and lost only its answer.
+    return _(
+        "Bitrix24 did not answer in time, so Deal Desk cannot tell whether your changes were saved. "
+        "Reload the tab to see what Bitrix24 holds now."
+    )
+
+
 def _saved_status(state: TabState) -> str:
     amount = state.deal.currency.money(state.deal.opportunity)
     if state.deal.manual_amount:
@@ -152,6 +171,14 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
         view.error, view.session = session_ended(), True
     elif saved.kind == "invalid":
         view.error = _("Bitrix24 did not accept these rows. Check the prices and discounts, then save again.")
+    elif saved.kind == "unchecked":
+        view.error, view.reload = unchecked_message(), True
+    elif saved.kind == "not_applied":
+        view.error = not_applied_message()
+        view.retry = name
+    elif saved.kind == "unknown":
+        view.status = _("Not confirmed.")
+        view.error, view.reload = unconfirmed_message(), True
     else:
         view.error = _("Bitrix24 did not answer, so nothing was saved.")
         view.retry = name

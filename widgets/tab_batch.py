@@ -131,16 +131,28 @@ def snapshot_of(
 # --- saving ----------------------------------------------------------------------------------------
 
 
-def modified_window(date_modify: str) -> dict[str, str] | None:
+class GuardUnavailable(Exception):
+    """DATE_MODIFY could not be read, so no guard can be built: the write must not be sent.
+
+    A guard without its DATE_MODIFY window would find the deal whatever happened to it meanwhile,
+    so the write would go through blind.
+    """
+
+
+def modified_window(date_modify: str) -> dict[str, str]:
     """A filter matching the deal only while DATE_MODIFY is still the value read.
 
     DATE_MODIFY comes with whole seconds; the portal may keep finer time, so "unchanged" is "within
-    the second read" rather than an equality that would never hold.
+    the second read" rather than an equality that would never hold. Only a full ISO 8601 time
+    with its offset is exact whatever the user's time zone (bitrix24-batch.md, "Ids"): anything
+    else, an empty value included, raises GuardUnavailable.
     """
     try:
-        moment = datetime.fromisoformat(date_modify)
-    except ValueError:
-        return None
+        moment = datetime.fromisoformat(date_modify.strip())
+    except (AttributeError, ValueError) as exc:
+        raise GuardUnavailable(f"DATE_MODIFY {date_modify[:40]!r} is not a time") from exc
+    if moment.tzinfo is None or len(date_modify.strip()) < len("2000-01-01T00:00:00"):
+        raise GuardUnavailable(f"DATE_MODIFY {date_modify[:40]!r} has no time of day or offset")
     later = (moment + timedelta(seconds=1)).isoformat(timespec="seconds")
     return {">=DATE_MODIFY": moment.isoformat(timespec="seconds"), "<DATE_MODIFY": later}
 
@@ -153,7 +165,7 @@ def save_commands(*, deal_id: int, date_modify: str, rows: list[dict[str, Any]])
     (the reference resolves to the empty list, not a number). The reads after it run either way
     (halt=0), so a refused write still shows the current rows without another request.
     """
-    window = modified_window(date_modify) or {}
+    window = modified_window(date_modify)  # GuardUnavailable: no write at all
     # An empty `rows` cannot be spelled in a batch query string ("rows=" is a string, which the
     # method refuses); a list holding one non-object element is skipped row by row (§6.1).
     rows_param: list[Any] = rows if rows else [""]

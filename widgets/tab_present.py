@@ -125,6 +125,7 @@ class EditorView:
     deal_touched: bool = False  # ...and the deal itself was updated (DATE_MODIFY moved): ONCRMDEALUPDATE follows
     status_tone: str = "ok"  # "ok" or "warn": how the status line is coloured
     session: bool = False  # the user's token is dead: offer to reload the tab, not to retry
+    reload: bool = False  # the outcome cannot be shown without reading the deal again: offer a reload
 
     @property
     def empty(self) -> bool:

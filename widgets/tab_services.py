@@ -23,7 +23,15 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from b24app.client import B24Client, BatchResult
-from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidArgument, InvalidToken, NotFound
+from b24app.errors import (
+    AccessDenied,
+    AuthorizationLost,
+    B24Error,
+    InvalidArgument,
+    InvalidToken,
+    NotFound,
+    OutcomeUnknown,
+)
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
 from widgets.contacts_state import ContactsState
@@ -31,6 +39,7 @@ from widgets.placement import PlacementPost, PlacementRefused, user_token_store
 from widgets.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
 from widgets.tab_batch import (
     CONTACT_SLOTS,
+    GuardUnavailable,
     bindings_of,
     cards_from_list,
     cards_from_slots,
@@ -54,6 +63,7 @@ from widgets.tab_state import (
     bases_of,
     decimal_of,
     int_of,
+    rows_match,
     rows_wire,
 )
 
@@ -206,7 +216,9 @@ def _loaded(
 class Saved:
     """How a save (or undo) ended, and the state to show next."""
 
-    kind: str  # "saved" | "conflict" | "refused" | "invalid" | "failed" | "gone" | "session"
+    # "saved" | "conflict" | "refused" | "invalid" | "failed" | "gone" | "session" | "unchecked"
+    # | "not_applied" (no answer, read again: nothing changed) | "unknown" (no answer, could not confirm)
+    kind: str
     state: TabState | None = None  # after the save; theirs on a conflict; current when refused
     before: tuple[WireRow, ...] = ()  # "saved": the rows as they were, for Undo
     changed_by: str = ""  # "conflict": who changed the deal last, if the portal said
@@ -267,9 +279,15 @@ def deal_products_save(
         modifier = "" if "modifier" in check.errors else _user_name(check.results.get("modifier"))
         return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
     try:
-        outcome = client.batch(
-            save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
-        )
+        commands = save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
+    except GuardUnavailable as exc:
+        log.warning("save of deal %s: not written: %s", deal_id, exc)
+        return Saved(kind="unchecked")
+    try:
+        outcome = client.batch(commands)
+    except OutcomeUnknown as exc:
+        log.warning("save of deal %s: no answer to the write (%s): reading the rows again", deal_id, exc.code)
+        return _confirm(client, expected=expected, theirs=theirs, sent=commands["set"][1]["rows"])
     except (AuthorizationLost, InvalidToken):
         return Saved(kind="session")
     except B24Error as exc:
@@ -282,6 +300,26 @@ def deal_products_save(
     if fresh is None:
         fresh = theirs  # written, but the read-back failed: show what is known, a reload fixes the rest
     return Saved(kind="saved", state=fresh, before=theirs.rows)
+
+
+def _confirm(client: B24Client, *, expected: TabState, theirs: TabState, sent: list[Any]) -> Saved:
+    """The write went out and its answer was lost: read the rows again (one request) and say what is true.
+
+    "saved" when Bitrix24 holds what was sent; "not_applied" when it still holds what was there
+    before; "unknown" (reload) when the read fails too or shows something else.
+    """
+    try:
+        now = _read_back(client.batch(deal_commands(expected.deal.id)), expected, portal_id=expected.portal_id)
+    except B24Error as exc:
+        log.warning("deal %s: the rows could not be read again: %s", expected.deal.id, exc.code)
+        now = None
+    if now is None:
+        return Saved(kind="unknown")
+    if rows_match(sent, list(now.rows)):
+        return Saved(kind="saved", state=now, before=theirs.rows)
+    if now.fingerprint == theirs.fingerprint:
+        return Saved(kind="not_applied")
+    return Saved(kind="unknown")
 
 
 def _refused(error: B24Error, outcome: BatchResult, current: TabState, *, portal: Portal, user_id: int) -> Saved:

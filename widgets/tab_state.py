@@ -295,3 +295,36 @@ class TabState:
 
     def with_rows(self, rows: list[WireRow], deal: DealSnapshot) -> TabState:
         return replace(self, rows=tuple(rows), deal=deal, fingerprint=fingerprint(rows))
+
+
+def rows_match(sent: list[Any], held: list[WireRow]) -> bool:
+    """Whether the rows Bitrix24 holds are the rows sent (crm.deal.productrows.set's `rows`)."""
+    wanted = [row for row in sent if isinstance(row, dict)]
+    if len(wanted) != len(held):
+        return False
+    for row, now in zip(wanted, held, strict=True):
+        tax = row.get("TAX_RATE")
+        same = (
+            int_of(row.get("PRODUCT_ID")) or 0,
+            str(row.get("PRODUCT_NAME") or ""),
+            cents_of(row.get("PRICE")),
+            decimal_of(row.get("QUANTITY")),
+            int_of(row.get("DISCOUNT_TYPE_ID")),
+            None if tax is None else cents_of(tax),
+            row.get("TAX_INCLUDED") == "Y",
+        ) == (
+            now.product_id,
+            now.name,
+            cents_of(now.prices.price),
+            now.quantity,
+            now.discount_type,
+            None if now.tax_rate is None else cents_of(now.tax_rate),
+            now.tax_included,
+        )
+        if not same:
+            return False
+    return True
+
+
+def cents_of(value: Any) -> Decimal:
+    return decimal_of(value).quantize(Decimal("0.01"))

@@ -20,7 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap
 
 from b24app import trust
@@ -178,7 +178,8 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
     return frame_for_portal(response, portal)
 
 
-@require_GET
+@csrf_exempt  # a read; a plain Retry form POSTs so the widget token stays out of the URL
+@require_http_methods(["GET", "POST"])
 @widget_view("tab")
 @in_widget_language
 def tab_show(request: WidgetRequest, deal_id: int) -> HttpResponse:

@@ -69,13 +69,36 @@ def _handle(request: HttpRequest, method: str, authenticate: Any) -> HttpRespons
     except RestError as exc:
         outcome = Outcome(exc.status, exc.body())
     _log_call(request, method, caller, outcome, started)
+    if portal.fault in APPLIED_FAULTS and _wrote(method, outcome):
+        # Committed already (each method runs in its own transaction): only the answer is lost.
+        if portal.fault == Portal.Fault.APPLIED_SLOW:
+            time.sleep(portal.fault_delay_ms / 1000)
+        elif portal.fault == Portal.Fault.APPLIED_RESET and _drop_connection(request):
+            return HttpResponse(status=502)
+        else:  # applied_down; applied_reset where the socket cannot be reached (gunicorn): a 502 page
+            if portal.fault == Portal.Fault.APPLIED_DOWN:
+                Portal.objects.filter(pk=portal.pk).update(fault=Portal.Fault.DOWN_HTML)
+            return HttpResponse(DOWN_PAGE, status=502, content_type="text/html; charset=utf-8")
     response = _json(outcome)
     if caller is not None and caller.app is not None:
         response["X-Bitrix-Rest-Application"] = caller.app.client_id
     return response
 
 
+# A write that reached the portal and lost its answer: a timeout or a dropped connection after it ran.
+APPLIED_FAULTS = (Portal.Fault.APPLIED_SLOW, Portal.Fault.APPLIED_RESET, Portal.Fault.APPLIED_DOWN)
+READ_VERBS = frozenset({"get", "list", "fields", "current", "admin", "info", "search", "scope", "methods"})
+
+
+def _wrote(method: str, outcome: Outcome) -> bool:
+    """Whether the call ran a writing method (a batch: any of its commands), judged by the verb."""
+    names = list(outcome.meta.get("batch_methods", [])) if method.lower() == "batch" else [method]
+    return any(str(name).lower().rsplit(".", 1)[-1] not in READ_VERBS for name in names)
+
+
 def _injected_fault(request: HttpRequest, portal: Portal) -> HttpResponse | None:
+    if portal.fault in APPLIED_FAULTS:
+        return None  # acted on after the method ran (_handle)
     if portal.fault_delay_ms:
         time.sleep(portal.fault_delay_ms / 1000)
     if portal.fault == Portal.Fault.LIMIT:
@@ -93,7 +116,10 @@ def _drop_connection(request: HttpRequest) -> bool:
     Works under Django's development and test servers (wsgiref); elsewhere the caller falls
     back to a 502 page (see docs/sandbox.md).
     """
-    stream = getattr(request.META.get("wsgi.input"), "stream", None)
+    wsgi_input = request.META.get("wsgi.input")
+    # Django's LimitedStream keeps the socket file as `stream` in older versions, and only as the
+    # owner of its bound `_read` in newer ones.
+    stream = getattr(wsgi_input, "stream", None) or getattr(getattr(wsgi_input, "_read", None), "__self__", None)
     raw = getattr(getattr(stream, "raw", None), "_sock", None)
     if not isinstance(raw, socket.socket):
         return False

@@ -19,12 +19,6 @@
     document.querySelectorAll('input[name="widget_token"]').forEach(function (input) {
       input.value = token;
     });
-    // Links that work without JavaScript carry the token in their query string.
-    document.querySelectorAll('a[href*="widget_token="]').forEach(function (link) {
-      var url = new URL(link.href, window.location.href);
-      url.searchParams.set('widget_token', token);
-      link.href = url.pathname + url.search;
-    });
   }
 
   function show(id) {

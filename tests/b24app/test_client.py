@@ -16,12 +16,13 @@ import pytest
 from django.utils import timezone
 
 from b24app import client as client_module
-from b24app.client import B24Client
+from b24app.client import B24Client, BatchSplitError
 from b24app.errors import (
     AccessDenied,
     InvalidArgument,
     MethodNotFound,
     NotFound,
+    OutcomeUnknown,
     PortalMoved,
     PortalUnavailable,
     RateLimited,
@@ -441,3 +442,94 @@ def test_a_redirect_to_an_untrusted_host_is_not_followed(installed: Installed, s
 
     assert reached == []
     assert Portal.objects.get().client_endpoint == stub_host.url + "rest/"
+
+
+# --- a write whose answer was lost -------------------------------------------------------------------------
+
+
+def deal_titled(title: str) -> int:
+    from sandbox.models import Deal
+
+    return Deal.objects.filter(title=title).count()
+
+
+def test_a_write_applied_and_then_timed_out_is_outcome_unknown_and_not_repeated(
+    installed: Installed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "TIMEOUT", (2.0, 0.3))
+    fault(installed.sandbox, fault="applied_slow", delay_ms=900)
+    client = client_for(installed.portal, max_retries=3, sleep=Pauses(cap=0.0))
+    try:
+        with pytest.raises(OutcomeUnknown) as raised:
+            client.call("crm.deal.add", {"fields": {"TITLE": "Applied, answer lost"}})
+        assert raised.value.code == "TIMEOUT" and isinstance(raised.value, PortalUnavailable)
+        assert client.requests_made == 1
+    finally:
+        fault(installed.sandbox, fault="", delay_ms=0)
+        time.sleep(0.9)
+    assert deal_titled("Applied, answer lost") == 1  # the portal did apply it
+
+
+def test_a_write_batch_whose_connection_dropped_after_it_ran_is_outcome_unknown(installed: Installed) -> None:
+    fault(installed.sandbox, fault="applied_reset")
+    client = client_for(installed.portal, max_retries=3, sleep=Pauses(cap=0.0))
+    with pytest.raises(OutcomeUnknown):
+        client.batch({"add": ("crm.deal.add", {"fields": {"TITLE": "Dropped after"}})})
+    assert client.requests_made == 1
+    assert deal_titled("Dropped after") == 1
+
+
+def test_a_read_under_the_applied_faults_is_answered_and_a_failed_read_is_not_outcome_unknown(
+    installed: Installed,
+) -> None:
+    fault(installed.sandbox, fault="applied_reset")
+    client = client_for(installed.portal, max_retries=0)
+    assert client.call("crm.deal.get", {"id": first_deal_id()}).result["ID"] == str(first_deal_id())
+    fault(installed.sandbox, fault="down_reset")
+    with pytest.raises(PortalUnavailable) as raised:
+        client.call("crm.deal.list")
+    assert not isinstance(raised.value, OutcomeUnknown)
+
+
+def test_a_write_that_never_reached_the_portal_is_not_outcome_unknown(installed: Installed) -> None:
+    Portal.objects.filter(pk=installed.portal.pk).update(client_endpoint="http://127.0.0.1:9/rest/")
+    client = client_for(Portal.objects.get(), max_retries=0)
+    with pytest.raises(PortalUnavailable) as raised:
+        client.call("crm.deal.add", {"fields": {"TITLE": "x"}})
+    assert raised.value.code == "CONNECTION_REFUSED" and not isinstance(raised.value, OutcomeUnknown)
+
+
+# --- references never cross requests ---------------------------------------------------------------------
+
+
+def test_a_later_request_referring_to_an_earlier_ones_result_is_refused_before_anything_is_sent(
+    installed: Installed,
+) -> None:
+    commands: dict[str, Any] = {"guard": ("crm.deal.list", {"filter": {"=ID": first_deal_id()}, "select": ["ID"]})}
+    commands.update({f"r{i}": ("crm.deal.get", {"id": first_deal_id()}) for i in range(55)})
+    commands["set"] = ("crm.deal.contact.items.set", {"id": "$result[guard][0][ID]", "items": [{"CONTACT_ID": 1}]})
+    before = last_log_id()
+    with pytest.raises(BatchSplitError, match="guard"):
+        client_for(installed.portal).batch(commands, halt=True)
+    assert log_since(before) == []
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["$result[g][0][ID]", "$RESULT[g]", "$next[g]", "$total[g]", "$error[g]", "$time[g]", "text $result[g][NAME] more"],
+)
+def test_every_form_of_reference_is_seen_at_any_depth(installed: Installed, reference: str) -> None:
+    commands: dict[str, Any] = {"g": ("crm.deal.list", {"select": ["ID"]})}
+    commands.update({f"r{i}": ("crm.deal.get", {"id": 1}) for i in range(49)})
+    commands["late"] = ("crm.deal.update", {"id": 5, "fields": {"COMMENTS": [reference]}})
+    with pytest.raises(BatchSplitError):
+        client_for(installed.portal).batch(commands)
+
+
+def test_references_within_each_request_are_sent_as_they_are(installed: Installed) -> None:
+    deal = first_deal_id()
+    commands: dict[str, Any] = {f"r{i}": ("crm.deal.get", {"id": deal}) for i in range(50)}
+    commands["g"] = ("crm.deal.list", {"filter": {"=ID": deal}, "select": ["ID"]})
+    commands["again"] = ("crm.deal.get", {"id": "$result[g][0][ID]"})
+    outcome = client_for(installed.portal).batch(commands)
+    assert outcome.get("again")["ID"] == str(deal)

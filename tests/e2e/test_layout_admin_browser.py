@@ -99,3 +99,30 @@ def test_an_administrator_edits_saves_sees_the_card_and_rolls_back(installed: In
     assert card_sections(tab, sandbox_url, deal.pk) == ["About the deal", "More", "Products"]
     assert card_fields(tab, "main")[:2] == ["TITLE", "OPPORTUNITY_WITH_CURRENCY"]
     assert errors == []
+
+
+def test_export_downloads_a_json_file_and_no_request_carries_the_token_in_its_url(
+    installed: Installed, chromium: Any
+) -> None:
+    import json
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 1500}, accept_downloads=True)
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    try:
+        frame = open_app(page, installed.sandbox.url)
+        with page.expect_download() as download_info:
+            frame.get_by_role("button", name="Export the saved layout (JSON)").click()
+        download = download_info.value
+        assert download.suggested_filename == "card-layout-general-saved.json"
+        payload = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+        assert payload["format"] == "deal-desk.card-layout" and payload["data"]
+        # Another funnel, then the people search: htmx sends the token in a header, never a URL.
+        frame.get_by_role("link", name="Enterprise").click()
+        frame.get_by_role("heading", name="Enterprise").wait_for()
+        frame.get_by_label("Find a colleague").fill("an")
+        page.wait_for_timeout(800)
+    finally:
+        context.close()
+    assert urls and not [u for u in urls if "widget_token" in u]

@@ -286,7 +286,7 @@ def test_copy_needs_a_funnel_ticked(admin: AdminPage) -> None:
 
 
 def test_export_downloads_the_saved_layout_as_json(admin: AdminPage) -> None:
-    response = admin.get("layout_export", {"category": 1, "widget_token": admin.token}, htmx=False)
+    response = admin.post("layout_export", {"category": 1, "widget_token": admin.token}, htmx=False)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.headers["Content-Disposition"] == 'attachment; filename="card-layout-enterprise-saved.json"'
