@@ -120,4 +120,4 @@ def _array_replace(first: PhpArray, second: PhpArray) -> PhpArray:
 def _as_params(values: PhpArray) -> dict[str, Any]:
     # Top-level parameters stay a name -> value map even when PHP would hold them as a list
     # (positional parameters `0=…&1=…`): methods look them up by name.
-    return {str(key): to_json(value) for key, value in values.items()}
+    return {str(key): to_json(value, empty_as_object=True) for key, value in values.items()}

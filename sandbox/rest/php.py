@@ -68,22 +68,26 @@ def is_list_keys(keys: list[PhpKey]) -> bool:
     return all(key == index and isinstance(key, int) for index, key in enumerate(keys))
 
 
-def to_json(value: Any) -> Any:
-    """The JSON-like value json_encode would write for a PHP value built by this module."""
+def to_json(value: Any, *, empty_as_object: bool = False) -> Any:
+    """The JSON-like value json_encode would write for a PHP value built by this module.
+
+    With `empty_as_object`, an empty array stays an empty map: PHP has one array type, and the
+    sandbox's methods test "is an array" on maps, so an empty `fields` must not turn into a list."""
     if isinstance(value, Mapping):
         keys = [php_key(k) for k in value]
-        children = [to_json(v) for v in value.values()]
-        if is_list_keys(keys):
+        children = [to_json(v, empty_as_object=empty_as_object) for v in value.values()]
+        if is_list_keys(keys) and not (empty_as_object and not keys):
             return children
         return {str(k): v for k, v in zip(keys, children, strict=True)}
     if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
+        return [to_json(v, empty_as_object=empty_as_object) for v in value]
     return value
 
 
 def from_json(value: Any) -> Any:
-    """A json_decode'd body as PHP holds it: an object keyed "0".."n-1" in order is that list."""
-    return to_json(value)
+    """A json_decode'd body as PHP holds it: an object keyed "0".."n-1" in order is that list
+    (an empty one stays a map: see to_json)."""
+    return to_json(value, empty_as_object=True)
 
 
 # --- parse_str -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -42,7 +43,10 @@ def run(sandbox_https: HttpsPortal) -> Callable[[Callable[[BitrixAsync], Awaitab
             async with aiohttp.ClientSession(connector=connector, raise_for_status=True) as session:
                 return await work(BitrixAsync(url, token_func=token_func, verbose=False, client=session))
 
-        return asyncio.run(main())
+        # A thread of its own: Playwright's sync API, used by the browser tests earlier in the
+        # same session, leaves an event loop set on this thread, and asyncio.run refuses to nest.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, main()).result()
 
     return go
 
