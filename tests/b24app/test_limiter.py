@@ -253,9 +253,15 @@ def test_a_hundred_threads_never_take_more_than_the_bucket(fresh_cache: None) ->
     grants: list[float] = []
 
     def three_permits(_: int) -> None:
+        asked: list[float] = []
+
+        def clock() -> float:
+            asked.append(time.time())
+            return asked[-1]
+
         for _ in range(3):
-            now = time.time()
-            grants.append(now + limiter.acquire("crowd", limits, max_wait=60.0, clock=lambda at=now: at))
+            wait = limiter.acquire("crowd", limits, max_wait=60.0, clock=clock)
+            grants.append(asked[-1] + wait)  # the granted time: the clock at the reservation plus its wait
 
     assert [r for r in in_threads(100, three_permits) if r is not None] == []
     assert len(grants) == 300
