@@ -120,6 +120,7 @@ burst = math.max(1, math.min(burst, ceiling))
 local wait = math.max(0, tat + interval - burst * interval - now)
 if wait > max_wait then
   redis.call('HSET', KEYS[1], 'allowance', string.format('%.17g', burst))
+  redis.call('PEXPIRE', KEYS[1], ARGV[8])
   return {0, string.format('%.17g', wait)}
 end
 redis.call('HSET', KEYS[1], 'tat', string.format('%.17g', tat + interval), 'allowance', string.format('%.17g', burst))
@@ -170,6 +171,7 @@ def _redis() -> Any | None:
     """The Redis client behind Django's cache, or None when the cache is not Redis."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
+        # Django's own client and connection pool for the cache's LOCATION (the primary: scripts write).
         return backend._cache.get_client(write=True)
     return None
 
