@@ -2,7 +2,8 @@
 
 - One pooled requests.Session per process, a timeout on every call, JSON POST bodies.
 - Errors become the typed exceptions of b24app.errors, chosen from the `error` field.
-- Every request first takes a slot from the shared per-portal limiter (b24app.limiter).
+- Every request first takes a slot from the shared per-portal limiter (b24app.limiter), and tells
+  it how the portal answered (a clean answer lets the burst grow; QUERY_LIMIT_EXCEEDED shrinks it).
 - `expired_token` refreshes the token (single flight, see b24app.oauth) and retries once;
   QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT are retried with backoff and jitter.
 - A portal that moved to a new address answers with a redirect: the POST is repeated there
@@ -183,12 +184,27 @@ class B24Client:
         return delay * (0.5 + random.random() / 2)  # full jitter keeps workers from retrying in step
 
     def _send(self, grant: Grant, method: str, params: dict[str, Any]) -> CallResult:
-        limiter.acquire(self.tokens.limiter_key, _limits())
+        key, limits = self.tokens.limiter_key, _limits()
+        limiter.acquire(key, limits)
         url = urljoin(grant.client_endpoint, f"{method}.json")
         body = {**params, "auth": grant.access_token}
         self.requests_made += 1
         response = self._post(url, body)
-        return self._parse(response, method)
+        try:
+            outcome = self._parse(response, method)
+        except RateLimited as exc:
+            # The portal's bucket is fuller than the limiter thought (a caller it cannot see):
+            # the burst shrinks for a while; call() retries this request, paced again.
+            if exc.code == "QUERY_LIMIT_EXCEEDED":
+                limiter.refused(key, limits)
+            raise
+        except PortalUnavailable:
+            raise  # no word from the portal's REST server: nothing learnt about its bucket
+        except B24Error:
+            limiter.answered(key)  # an error answer still passed the bucket
+            raise
+        limiter.answered(key)
+        return outcome
 
     def _post(self, url: str, body: dict[str, Any]) -> requests.Response:
         try:
@@ -332,7 +348,9 @@ def _reads_only(cmd: Any) -> bool:
 
 
 def _limits() -> limiter.Limits:
-    return limiter.Limits(rate=settings.B24_RATE_LIMIT, burst=settings.B24_RATE_BURST)
+    rate = settings.B24_RATE_LIMIT
+    bucket = settings.B24_RATE_BUCKET or limiter.documented_bucket(rate)
+    return limiter.Limits(rate=rate, burst=settings.B24_RATE_BURST, bucket=bucket)
 
 
 def _batch_result(outcome: Any) -> BatchResult:

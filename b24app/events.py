@@ -1,4 +1,4 @@
-"""Inbound Bitrix24 events: verify, confirm, drop duplicates, dispatch through a registry.
+"""Inbound Bitrix24 events: verify, confirm, dispatch through a registry.
 
 Events are form-encoded POSTs (bitrix24-protocol.md §6.2). `application_token`, compared in
 constant time with the one stored for that `member_id`, is checked first (§6.3), but it is no
@@ -6,6 +6,12 @@ proof: every placement form shows it to every portal user. So an event is a hint
 and ONCRMDEALDELETE are acted on only once the portal confirms them (b24app.confirm); every other
 event only drops caches. Other apps (widgets) register handlers with @on_event; b24app imports
 nothing from them.
+
+No event that only drops caches is ever taken for a duplicate: an event carries the deal's id and
+a `ts` in whole seconds, so two genuine changes of one deal within a second arrive as identical
+POSTs, and merging them would hide the second (the tab's "changed elsewhere" notice). Handling one
+twice costs a cache drop. Only the events that destroy something, which happen once, are handled
+once (`first_delivery`); their floods are bounded by b24app.confirm's budget.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from b24app.models import Portal, UserToken
 log = logging.getLogger(__name__)
 
 DUPLICATE_TTL = 24 * 3600
+# Events that happen once per thing they name: a second delivery can only be a copy.
+ONCE_ONLY = frozenset({"ONAPPUNINSTALL", "ONCRMDEALDELETE"})
 
 # Sent after a portal's data is purged (ONAPPUNINSTALL with CLEAN=1); apps drop their own rows.
 portal_purged = django.dispatch.Signal()
@@ -103,8 +111,8 @@ def event_verify(event: Event) -> Portal:
 def event_confirmed(portal: Portal, event: Event) -> bool:
     """Whether the portal confirms what the event claims, for the events that destroy something.
 
-    Asked before the duplicate check, so a forged copy sent first cannot make the genuine event
-    look like a duplicate.
+    Asked before first_delivery, so a forged copy sent first cannot make the genuine event look
+    like a copy.
     """
     if event.name == "ONAPPUNINSTALL":
         return confirm.app_uninstall_confirmed(portal=portal)
@@ -114,7 +122,10 @@ def event_confirmed(portal: Portal, event: Event) -> bool:
 
 
 def first_delivery(portal: Portal, event: Event) -> bool:
-    """False for an event seen before (the same portal, name, time and data)."""
+    """False for a second copy of an event that happens once (ONCE_ONLY: the same portal, name, time
+    and data); True for every other event, which may be another genuine change in the same second."""
+    if event.name not in ONCE_ONLY:
+        return True
     fingerprint = json.dumps([portal.member_id, event.name, event.ts, event.data], sort_keys=True, default=str)
     key = "b24:event:" + hashlib.sha256(fingerprint.encode()).hexdigest()
     return bool(cache.add(key, 1, DUPLICATE_TTL))

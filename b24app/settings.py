@@ -52,6 +52,10 @@ B24_EXTRA_PORTAL_HOSTS = env_list("B24_EXTRA_PORTAL_HOSTS", [])
 # The app's own pacing, under the portal's 2 requests/s with a burst of 50 (with a margin).
 B24_RATE_LIMIT = env_float("B24_RATE_LIMIT", 2.0)
 B24_RATE_BURST = env_int("B24_RATE_BURST", 40)
+# The portal's own bucket: clean answers let the burst above grow towards it, a QUERY_LIMIT_EXCEEDED
+# sends it back (b24app.limiter). 0: the documented one for B24_RATE_LIMIT (2/s: 50, 5/s: 250), none
+# for another rate; set it to B24_RATE_BURST to keep the burst fixed.
+B24_RATE_BUCKET = env_int("B24_RATE_BUCKET", 0)
 B24_OPERATING_LIMIT = env_float("B24_OPERATING_LIMIT", 480.0)
 # Seconds to wait for a portal's (or the OAuth server's) answer; 0 keeps the client's 30 s.
 # Lower it where a person is waiting on a slow portal (a tab shows Retry sooner), or in tests.

@@ -16,7 +16,7 @@ from typing import Any
 from bench import stack as stack_module
 
 # In the order they run: the storm restarts the app with the portal's real pacing, so it is last.
-BENCHMARKS = ["rest_requests", "server_time", "throughput", "bulk_read", "browser", "storm"]
+BENCHMARKS = ["rest_requests", "server_time", "throughput", "bulk_read", "browser", "limiter", "storm"]
 
 
 def main(argv: list[str] | None = None) -> int:

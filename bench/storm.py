@@ -1,10 +1,11 @@
 """Benchmark 4: 9 a.m. — 100 users of one portal open deal tabs within one second.
 
 The portal enforces its real limit (2 requests/s, burst 50, per portal and IP); the app runs with
-its production pacing (B24_RATE_LIMIT=2, B24_RATE_BURST=40), its limiter shared by both gunicorn
-workers through Redis. Goals: no user sees an error, and the portal never has to answer
-QUERY_LIMIT_EXCEEDED because the app paces itself. The total time is set against the least the
-portal allows for the requests made: (requests - 50) / 2 seconds.
+its production pacing (B24_RATE_LIMIT=2, B24_RATE_BURST=40, growing on clean answers towards the
+portal's bucket less a second's drain: 48), its limiter shared by both gunicorn workers through
+Redis. Goals: no user sees an error, and the portal never has to answer QUERY_LIMIT_EXCEEDED
+because the app paces itself. The total time is set against the least the portal allows for the
+requests made: (requests - 50) / 2 seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ USERS = 100
 SPREAD = 1.0  # seconds over which the tab opens start
 RATE, BURST = 2.0, 50  # the portal's
 APP_RATE, APP_BURST = "2", "40"  # the app's pacing (its production defaults)
+APP_CEILING = 48  # what the burst grows to: the documented bucket of 50 less one second's drain
 CLIENT_TIMEOUT = 240.0
 
 
@@ -97,7 +99,7 @@ def run(ctx: Run) -> dict[str, Any]:
     limited = len(calls) - len(answered)
     total = max(v.ended for v in done) - min(v.started for v in done) if done else float("nan")
     minimum = max(0.0, (len(answered) - BURST) / RATE)
-    paced = max(0.0, (len(answered) - int(APP_BURST)) / float(APP_RATE))
+    paced = max(0.0, (len(answered) - APP_CEILING) / float(APP_RATE))
     outcomes: dict[str, int] = {}
     for visit in visits:
         outcomes[visit.outcome] = outcomes.get(visit.outcome, 0) + 1
@@ -105,7 +107,7 @@ def run(ctx: Run) -> dict[str, Any]:
         "users": users,
         "spread_seconds": SPREAD,
         "portal": {"rate": RATE, "burst": BURST},
-        "app_pacing": {"rate": float(APP_RATE), "burst": int(APP_BURST)},
+        "app_pacing": {"rate": float(APP_RATE), "burst": int(APP_BURST), "burst_grows_to": APP_CEILING},
         "user_visible_errors": len(errors),
         "outcomes": outcomes,
         "rest_requests": len(answered),
@@ -119,7 +121,7 @@ def run(ctx: Run) -> dict[str, Any]:
     }
     markdown = report.table(
         f"Rate-limit storm: {users} users open tabs within {SPREAD:.0f} s "
-        "(portal 2 req/s, burst 50; the app paces itself at 2/s, burst 40)",
+        "(portal 2 req/s, burst 50; the app paces itself at 2/s, burst 40 growing to 48 on clean answers)",
         [
             "errors users saw",
             "QUERY_LIMIT_EXCEEDED",

@@ -1,4 +1,5 @@
-"""The event endpoint: verify, confirm with the portal, drop duplicates, dispatch (protocol §6)."""
+"""The event endpoint: verify, confirm with the portal, dispatch (protocol §6); a second copy of an
+uninstall or a deletion is acknowledged and not acted on again (b24app.events.first_delivery)."""
 
 from __future__ import annotations
 

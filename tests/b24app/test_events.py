@@ -1,5 +1,5 @@
 """Inbound events over real HTTP: verified by application_token and member_id before anything,
-duplicates dropped, dispatched through the registry, ONAPPUNINSTALL honoured.
+dispatched through the registry (every update, even two in one second), ONAPPUNINSTALL honoured.
 
 bitrix24-protocol.md §1.4, §6.2, §6.3.
 """
@@ -129,12 +129,48 @@ def test_deleting_a_deal_on_the_portal_delivers_the_delete_to_the_app(installed:
     assert [(e.name, e.entity_id) for _, e in received.events] == [("ONCRMDEALDELETE", str(deal.pk))]
 
 
-def test_a_duplicate_delivery_is_acknowledged_and_ignored(installed: Installed, received: Received) -> None:
+def test_two_updates_of_one_deal_within_one_second_are_both_dispatched(
+    installed: Installed, received: Received
+) -> None:
+    """Same deal, same `ts` second, same data: the portal's POSTs are identical, the changes are two."""
     payload = deal_event(installed)
     assert post(installed, payload).text == "OK"
     again = post(installed, payload)
+    assert (again.status_code, again.text) == (200, "OK")
+    assert [(e.name, e.entity_id, e.ts) for _, e in received.events] == [("ONCRMDEALUPDATE", "759", 1736405807)] * 2
+
+
+def test_two_real_edits_of_a_deal_within_one_second_both_reach_the_app(
+    installed: Installed, received: Received, settings: Any
+) -> None:
+    from sandbox.models import Deal
+
+    settings.SANDBOX_EVENTS_SYNC = True  # each event reaches the app before crm.deal.update answers
+    deal = Deal.objects.order_by("id").first()
+    assert deal is not None
+    started = time.time()
+    for title in ("First", "Second"):
+        assert installed.sandbox.result("crm.deal.update", {"id": deal.pk, "fields": {"TITLE": title}}) is True
+    received.wait(2)
+    updates = [e for _, e in received.events if e.name == "ONCRMDEALUPDATE"]
+    assert len(updates) == 2
+    if int(started) == int(time.time()):  # the usual case: both in one second, as identical POSTs
+        assert updates[0].ts == updates[1].ts and updates[0].data == updates[1].data
+
+
+def test_a_second_copy_of_a_confirmed_deletion_is_acknowledged_and_not_acted_on_again(
+    installed: Installed, received: Received
+) -> None:
+    from sandbox.models import Deal
+
+    deal = Deal.objects.order_by("-id").first()
+    assert deal is not None
+    Deal.objects.filter(pk=deal.pk).delete()  # gone on the portal, no event sent by it
+    payload = deal_event(installed, name="ONCRMDEALDELETE", deal_id=str(deal.pk))
+    assert post(installed, payload).text == "OK"
+    again = post(installed, payload)
     assert (again.status_code, again.text) == (200, "Duplicate")
-    assert len(received.events) == 1
+    assert [(e.name, e.entity_id) for _, e in received.events] == [("ONCRMDEALDELETE", str(deal.pk))]
 
 
 def test_the_same_deal_updated_again_later_is_not_a_duplicate(installed: Installed, received: Received) -> None:

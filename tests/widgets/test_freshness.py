@@ -19,7 +19,7 @@ from tests.widgets.test_contacts_editor import deal_with_contacts
 _SECONDS = itertools.count(int(time.time()))
 
 
-def send_event(sandbox: SandboxPortal, portal: Any, name: str, deal_id: int) -> None:
+def send_event(sandbox: SandboxPortal, portal: Any, name: str, deal_id: int, *, ts: int | None = None) -> None:
     """The portal's event, as b24app's handler receives it (bitrix24-protocol.md §6.2)."""
     fields = {"ID": str(deal_id)}
     if name == "ONCRMDEALMOVETOCATEGORY":
@@ -27,7 +27,7 @@ def send_event(sandbox: SandboxPortal, portal: Any, name: str, deal_id: int) -> 
     body = {
         "event": name,
         "data": {"FIELDS": fields},
-        "ts": str(next(_SECONDS)),  # distinct, so two events are not taken for one duplicate
+        "ts": str(next(_SECONDS) if ts is None else ts),
         "auth": {"application_token": portal.application_token, "member_id": portal.member_id},
     }
     response = requests.post(
@@ -213,6 +213,23 @@ def test_a_products_save_that_keeps_the_totals_expects_no_event(
     assert "Saved." in tab.post("save").text
     send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id)  # someone else, a moment later
     assert "This deal was changed elsewhere." in shown(poll(tab, {"v": "0"}).text)
+
+
+def test_two_changes_elsewhere_within_one_second_each_show_the_notice(
+    sandbox: SandboxPortal, tab_portal: Any, rep_tab: DealTab
+) -> None:
+    """Bitrix24's `ts` has whole seconds: two changes of the deal in one second send identical events."""
+    tab, second = rep_tab, int(time.time())
+    send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id, ts=second)
+    notice = poll(tab, {"v": "0"})
+    assert "This deal was changed elsewhere." in shown(notice.text)
+    url = tab.sandbox.app_url.rstrip("/") + keep_editing_url(notice.text)
+    assert known(tab.session.post(url, headers=tab.headers(htmx=True), timeout=30).text) == {"v": "1"}  # Keep editing
+    send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", tab.deal_id, ts=second)  # the second change
+    again = poll(tab, {"v": "1"})
+    assert again.status_code == 200
+    assert "This deal was changed elsewhere." in shown(again.text)
+    assert known(again.text) == {"v": "1", "shown": "2"}
 
 
 def test_a_change_elsewhere_right_after_the_tabs_own_save_still_shows(
