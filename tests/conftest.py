@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 import requests
-from django.utils import timezone
+
+from devtools.portal import sandbox_app
 
 ALL_DATABASES = ["default", "sandbox"]
 
@@ -50,15 +51,7 @@ class SandboxPortal:
 
     def install_app(self) -> Any:
         """Mark Deal Desk installed, as if the admin had finished the install (no UI involved)."""
-        from sandbox.models import App
-
-        app = App.objects.get()
-        app.state = App.State.INSTALLED
-        app.application_token = app.application_token or secrets.token_hex(16)
-        app.installed_at = timezone.now()
-        app.installed_by_id = 1
-        app.save()
-        return app
+        return sandbox_app()
 
     def token(self, user_id: int = 1) -> str:
         """An OAuth access token of the installed app for `user_id`."""
