@@ -6,6 +6,7 @@ portal's offset, Y/N flags as strings, unset values null.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -83,3 +84,17 @@ def yn(value: Any, default: str = "N") -> str:
     if text in ("N", "0", "FALSE"):
         return "N"
     return default
+
+
+def strict_int(value: Any) -> int | None:
+    """A whole number as Bitrix24 reads one: an int, a float without a fraction, or a string of up
+    to 19 digits with an optional sign; None for anything else (arrays, booleans, "1_000", "1.5")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
+        return int(value)
+    return None
