@@ -21,11 +21,11 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sandbox.deal_fields import DealContext, Stage, parse_day
+from sandbox.deal_fields import DealContext, Stage
 from sandbox.events import queue_event
 from sandbox.models import Contact, Currency, Deal, DealContact, DealUserField, Status, User
 from sandbox.pricing import deal_totals, stored_row_prices
-from sandbox.wire import parse_decimal, strict_int, yn
+from sandbox.wire import parse_day, parse_decimal, strict_int, yn
 
 INT_MAX = 2**31 - 1  # PositiveIntegerField / IntegerField columns
 MONEY_LIMIT = Decimal(10) ** 18  # DecimalField(max_digits=20, decimal_places=2)

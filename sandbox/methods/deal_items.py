@@ -18,7 +18,8 @@ from sandbox.deal_changes import (
     parse_fields,
     save_update,
 )
-from sandbox.deal_fields import DealContext, Stage, item_json, uf_camel_name
+from sandbox.deal_fields import DealContext, Stage
+from sandbox.deal_item import item_json, uf_camel_name
 from sandbox.events import queue_event
 from sandbox.models import Deal
 from sandbox.permissions import can_edit_deal, can_read_crm

@@ -29,7 +29,6 @@ from sandbox.deal_fields import (
     fields_description,
     filter_fields,
     order_fields,
-    parse_entity_id,
     resolve_select,
 )
 from sandbox.events import queue_event
@@ -38,6 +37,7 @@ from sandbox.models import Deal
 from sandbox.permissions import can_add, can_delete_deal, can_edit_deal, can_read_crm
 from sandbox.rest.errors import access_denied, legacy, not_found
 from sandbox.rest.registry import Call, ListResult, rest_method
+from sandbox.wire import parse_entity_id
 
 # --- Shared parameter checks ----------------------------------------------------------------------
 
