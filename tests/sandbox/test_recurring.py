@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from sandbox.methods.recurring import add_period, next_execution
 from sandbox.models import Deal, DealContact, ProductRow, RecurringDeal
+from sandbox.recurring_schedule import add_period, next_execution
 from sandbox.seed.data import BASE_TIME
 from tests.conftest import SandboxPortal
 
