@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         stack_module.configure_harness(config)
         stack_module.prepare_databases()
         stack.start()
-        from bench.portal import install
+        from devtools.portal import install_over_http
 
-        install(app_url=config.app_url, sandbox_url=config.sandbox_url)
+        install_over_http(app_url=config.app_url, sandbox_url=config.sandbox_url)
         run = stack_module.Run(stack=stack, quick=args.quick)
         for name in names:
             print(f"\n== {name} ==", flush=True)

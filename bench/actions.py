@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from bench.portal import Opened, answers_lost, deal_with_rows, form_fields, placement_form, portal_query
+from bench.portal import Opened, answers_lost, deal_with_rows, form_fields
 from bench.stack import Config, app_cache_clear
+from devtools.portal import placement_form, portal_query
 
 TAB_USER = 3  # a sales rep, opening a deal assigned to them
 ADMIN_USER = 1

@@ -27,8 +27,9 @@ from typing import Any
 import requests
 
 from bench import report
-from bench.portal import calls_since, log_mark, tokens_for
+from bench.portal import calls_since, log_mark
 from bench.stack import ROOT, Run, free_port
+from devtools.portal import sandbox_tokens
 
 NAME = "bulk_read"
 COUNT = 10_000
@@ -177,7 +178,7 @@ def run(ctx: Run) -> dict[str, Any]:
     count = 1_000 if ctx.quick else COUNT
     deals_create(count)
     expected = expected_ids()
-    access, _ = tokens_for(1)
+    access, _ = sandbox_tokens(1)
     hook = webhook(1)
     direct = ctx.config.sandbox_url
     rows: list[dict[str, Any]] = []

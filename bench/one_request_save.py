@@ -18,7 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.portal import calls_since, deal_with_rows, log_mark, tokens_for
+from bench.portal import calls_since, deal_with_rows, log_mark
+from devtools.portal import sandbox_tokens
 
 ROW_KEYS = (
     *("PRODUCT_ID", "PRODUCT_NAME", "PRICE", "QUANTITY", "DISCOUNT_TYPE_ID", "DISCOUNT_RATE"),
@@ -34,7 +35,7 @@ def _client(user: int) -> Any:
     from b24app.oauth import OneOffTokens
 
     portal = Portal.objects.get()
-    access, _ = tokens_for(user)
+    access, _ = sandbox_tokens(user)
     return B24Client(OneOffTokens(access, portal.client_endpoint, f"bench-{user}"), max_retries=0)
 
 

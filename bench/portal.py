@@ -6,79 +6,11 @@ reached the portal from its RequestLog; the app itself only ever reaches the por
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode, urlsplit
-
-import requests
-
-
-def member_id() -> str:
-    from sandbox.models import Portal
-
-    return str(Portal.objects.get().member_id)
-
-
-def app_installed() -> Any:
-    """The sandbox's Deal Desk app row, marked installed by the administrator."""
-    from django.utils import timezone
-
-    from sandbox.models import App
-
-    app = App.objects.get()
-    app.state = App.State.INSTALLED
-    app.application_token = app.application_token or secrets.token_hex(16)
-    app.installed_at = timezone.now()
-    app.installed_by_id = 1
-    app.save()
-    return app
-
-
-def tokens_for(user_id: int) -> tuple[str, str]:
-    """A fresh access/refresh pair of Deal Desk for a portal user, as the portal issues them."""
-    from sandbox.models import App, User
-    from sandbox.tokens import issue_tokens
-
-    access, refresh = issue_tokens(app=App.objects.get(), user=User.objects.get(pk=user_id))
-    return access.token, refresh.token
-
-
-def placement_form(*, user: int, placement: str, deal_id: int | None = None) -> dict[str, str]:
-    """What the portal POSTs into the app's iframe (bitrix24-protocol.md §5.2)."""
-    from sandbox.models import App
-
-    access, refresh = tokens_for(user)
-    form = {
-        "AUTH_ID": access,
-        "AUTH_EXPIRES": "3600",
-        "REFRESH_ID": refresh,
-        "APPLICATION_TOKEN": App.objects.get().application_token,
-        "member_id": member_id(),
-        "status": "L",
-        "PLACEMENT": placement,
-    }
-    if deal_id is not None:
-        form["PLACEMENT_OPTIONS"] = json.dumps({"ID": str(deal_id)})
-    return form
-
-
-def portal_query(sandbox_url: str) -> str:
-    query = {"DOMAIN": urlsplit(sandbox_url).netloc, "PROTOCOL": "0", "LANG": "en", "APP_SID": secrets.token_hex(16)}
-    return urlencode(query)
-
-
-def install(*, app_url: str, sandbox_url: str) -> None:
-    """Deal Desk installed through the install POST, as the marketplace does (binds the tab)."""
-    app_installed()
-    form = placement_form(user=1, placement="DEFAULT")
-    response = requests.post(f"{app_url}b24/install/?{portal_query(sandbox_url)}", data=form, timeout=60)
-    if response.status_code != 200:
-        raise RuntimeError(f"install failed: HTTP {response.status_code} {response.text[:500]}")
 
 
 def log_mark() -> int:

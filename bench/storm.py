@@ -19,9 +19,10 @@ import requests
 
 from bench import report
 from bench.actions import url
-from bench.portal import calls_since, limits_set, log_mark, placement_form, portal_query
+from bench.portal import calls_since, limits_set, log_mark
 from bench.stack import Run, app_cache_clear
 from bench.throughput import PORTAL_USERS, _deals
+from devtools.portal import placement_form, portal_query
 
 NAME = "storm"
 USERS = 100

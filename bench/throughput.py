@@ -26,8 +26,9 @@ import requests
 
 from bench import report
 from bench.actions import url
-from bench.portal import calls_since, log_mark, placement_form, portal_query, tokens_for
+from bench.portal import calls_since, log_mark
 from bench.stack import ROOT, Run, cpu_seconds
+from devtools.portal import placement_form, portal_query, sandbox_tokens
 
 NAME = "throughput"
 USERS = 50
@@ -106,7 +107,7 @@ def _record_answer(ctx: Run, path: Path) -> None:
     from b24app.client import command_string
     from widgets.tab_batch import open_commands
 
-    access, _ = tokens_for(PORTAL_USERS[0])
+    access, _ = sandbox_tokens(PORTAL_USERS[0])
     commands = open_commands(deal_id=_deals()[0], with_user=True, ref={})
     cmd = {key: command_string(method, params) for key, (method, params) in commands.items()}
     body = {"halt": 0, "cmd": cmd, "auth": access}

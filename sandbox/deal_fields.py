@@ -4,7 +4,7 @@
   its order; `fields_description()` adds one descriptor per DealUserField.
 - `deal_json(deal, select)`: a deal as `crm.deal.get` / `crm.deal.list` send it (IDs and money as
   strings, "Y"/"N", null for unset, ISO dates with offset, keys in the get sample's order).
-- `item_json(deal)`: the same deal as `crm.item.*` send it (camelCase, numbers as numbers).
+- `item_json(deal)` (sandbox/deal_item.py): the same deal as `crm.item.*` send it.
 - `filter_fields()` / `order_fields()` / `deals_queryset()`: what sandbox.listing needs for
   `crm.deal.list` (derived fields such as STAGE_SEMANTIC_ID and CONTACT_ID are annotations).
 - `DealContext`: funnels, stages and user fields, read once per call.
@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery, Value
@@ -25,9 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from sandbox.listing import FieldSpec
 from sandbox.models import Category, Deal, DealContact, DealUserField, Status
 from sandbox.userfields import label, sorted_items
-from sandbox.wire import date_str, datetime_str, id_str, money_str, number
-
-PHP_INT_MAX = 2**63 - 1
+from sandbox.wire import date_str, datetime_str, id_str, money_str
 
 # (name, type, title, flags, extra): flags R read-only, I immutable, M multiple, D deprecated.
 _STANDARD: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
@@ -372,160 +368,3 @@ def deals_queryset() -> QuerySet[Deal]:
         api_stage_sort=Subquery(stage.values("sort")[:1]),
         api_contact_id=Subquery(primary),
     ).prefetch_related("contact_bindings")
-
-
-# --- crm.item.* (entityTypeId 2) -----------------------------------------------------------------
-
-
-def uf_camel_name(field_name: str) -> str:
-    """UF_CRM_1721244707107 → ufCrm_1721244707107, as crm.item.* name user fields by default."""
-    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field_name.lower())
-
-
-def _item_uf(field: DealUserField, stored: Any) -> Any:
-    value = uf_wire_value(field, stored)
-    convert: Callable[[Any], Any]
-    if field.user_type_id in ("enumeration", "integer"):
-        convert = _int_or_none
-    elif field.user_type_id == "double":
-        convert = _number_or_none
-    else:
-        return value
-    return [convert(v) for v in value] if isinstance(value, list) else convert(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _number_or_none(value: Any) -> int | float | None:
-    try:
-        return number(value)
-    except (TypeError, ArithmeticError, ValueError):
-        return None
-
-
-def item_json(deal: Deal, *, context: DealContext | None = None, original_uf_names: bool = False) -> dict[str, Any]:
-    """A deal as crm.item.get/update send it (crm-item-update.md response sample, b24restdocs)."""
-    context = context or DealContext.load()
-    semantic = context.semantic(deal.stage_id)
-    contact_ids = [b.contact_id for b in deal.contact_bindings.all()]
-    item: dict[str, Any] = {
-        "id": deal.pk,
-        "createdTime": datetime_str(deal.date_create),
-        "dateCreateShort": None,
-        "updatedTime": datetime_str(deal.date_modify),
-        "dateModifyShort": None,
-        "createdBy": deal.created_by_id,
-        "updatedBy": deal.modify_by_id,
-        "assignedById": deal.assigned_by_id,
-        "opened": deal.opened,
-        "leadId": deal.lead_id,
-        "companyId": deal.company_id or 0,
-        "contactId": primary_contact_id(deal) or 0,
-        "quoteId": deal.quote_id,
-        "title": deal.title,
-        "productId": None,
-        "categoryId": deal.category_id,
-        "stageId": deal.stage_id,
-        "stageSemanticId": semantic,
-        "isNew": deal.is_new,
-        "isRecurring": deal.is_recurring,
-        "isReturnCustomer": deal.is_return_customer,
-        "isRepeatedApproach": deal.is_repeated_approach,
-        "closed": deal.closed,
-        "typeId": deal.type_id,
-        "opportunity": number(deal.opportunity),
-        "isManualOpportunity": deal.is_manual_opportunity,
-        "taxValue": number(deal.tax_value),
-        "currencyId": deal.currency_id,
-        "probability": deal.probability,
-        "comments": deal.comments,
-        "begindate": date_str(deal.begindate),
-        "begindateShort": None,
-        "closedate": date_str(deal.closedate),
-        "closedateShort": None,
-        "eventDate": None,
-        "eventDateShort": None,
-        "eventId": None,
-        "eventDescription": None,
-        "locationId": deal.location_id,
-        "webformId": 0,
-        "sourceId": deal.source_id,
-        "sourceDescription": deal.source_description,
-        "originatorId": deal.originator_id,
-        "originId": deal.origin_id,
-        "additionalInfo": deal.additional_info,
-        "searchContent": f"{deal.pk} {deal.title} {money_str(deal.opportunity)} {deal.currency_id}",
-        "orderStage": None,
-        "movedBy": deal.moved_by_id,
-        "movedTime": datetime_str(deal.moved_time),
-        "lastActivityBy": deal.last_activity_by,
-        "lastActivityTime": datetime_str(deal.last_activity_time),
-        "isWork": None,
-        "isWon": None,
-        "isLose": None,
-        "receivedAmount": None,
-        "lostAmount": None,
-        "hasProducts": None,
-    }
-    for field in context.user_fields:
-        key = field.field_name if original_uf_names else uf_camel_name(field.field_name)
-        item[key] = _item_uf(field, deal.uf.get(field.field_name))
-    item.update(
-        utmSource=deal.utm_source,
-        utmMedium=deal.utm_medium,
-        utmCampaign=deal.utm_campaign,
-        utmContent=deal.utm_content,
-        utmTerm=deal.utm_term,
-        observers=[int(u) for u in deal.observer_ids if str(u).isdigit()],
-        contactIds=contact_ids,
-        entityTypeId=2,
-    )
-    return item
-
-
-# --- Reading ids the way the legacy proxy does ---------------------------------------------------
-
-
-def parse_entity_id(value: Any) -> int:
-    """PHP `(int)` of the id, as CCrmRestHelper::resolveEntityID: "12abc" is 12, "abc" is 0, and an
-    array is 1 when not empty (0 when empty), true 1, null 0 (bitrix24-batch.md "Ids").
-
-    The result is capped at PHP_INT_MAX; callers treat anything but a positive result as invalid.
-    """
-    if isinstance(value, list | dict):
-        return 1 if value else 0
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        number_value = value
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return 0
-        number_value = int(value)
-    elif isinstance(value, str):
-        match = re.match(r"\s*([+-]?\d+)", value)
-        number_value = int(match.group(1)[:20]) if match else 0
-    else:
-        return 0
-    return max(min(number_value, PHP_INT_MAX), -PHP_INT_MAX)
-
-
-def parse_day(value: Any) -> date | None:
-    """A date from ISO (`2024-08-30`, `2024-08-30T12:19:57+02:00`) or the portal's `08/30/2024`."""
-    if isinstance(value, datetime):
-        return value.date()
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?", text)
-        if us:
-            return date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
-        return parse_date(text[:10]) if re.match(r"\d{4}-\d{2}-\d{2}", text) else None
-    except ValueError:
-        return None

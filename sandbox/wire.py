@@ -6,11 +6,13 @@ portal's offset, Y/N flags as strings, unset values null.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 TWO_PLACES = Decimal("0.01")
 
@@ -83,3 +85,62 @@ def yn(value: Any, default: str = "N") -> str:
     if text in ("N", "0", "FALSE"):
         return "N"
     return default
+
+
+def strict_int(value: Any) -> int | None:
+    """A whole number as Bitrix24 reads one: an int, a float without a fraction, or a string of up
+    to 19 digits with an optional sign; None for anything else (arrays, booleans, "1_000", "1.5")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
+        return int(value)
+    return None
+
+
+# --- Reading ids and days the way the legacy proxy does -------------------------------------------
+
+PHP_INT_MAX = 2**63 - 1
+
+
+def parse_entity_id(value: Any) -> int:
+    """PHP `(int)` of the id, as CCrmRestHelper::resolveEntityID: "12abc" is 12, "abc" is 0, and an
+    array is 1 when not empty (0 when empty), true 1, null 0 (bitrix24-batch.md "Ids").
+
+    The result is capped at PHP_INT_MAX; callers treat anything but a positive result as invalid.
+    """
+    if isinstance(value, list | dict):
+        return 1 if value else 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        number_value = value
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return 0
+        number_value = int(value)
+    elif isinstance(value, str):
+        match = re.match(r"\s*([+-]?\d+)", value)
+        number_value = int(match.group(1)[:20]) if match else 0
+    else:
+        return 0
+    return max(min(number_value, PHP_INT_MAX), -PHP_INT_MAX)
+
+
+def parse_day(value: Any) -> date | None:
+    """A date from ISO (`2024-08-30`, `2024-08-30T12:19:57+02:00`) or the portal's `08/30/2024`."""
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?", text)
+        if us:
+            return date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
+        return parse_date(text[:10]) if re.match(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        return None

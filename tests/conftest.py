@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
-from django.utils import timezone
+
+from devtools.portal import sandbox_app
 
 ALL_DATABASES = ["default", "sandbox"]
 
@@ -50,15 +51,24 @@ class SandboxPortal:
 
     def install_app(self) -> Any:
         """Mark Deal Desk installed, as if the admin had finished the install (no UI involved)."""
-        from sandbox.models import App
+        return sandbox_app()
 
-        app = App.objects.get()
-        app.state = App.State.INSTALLED
-        app.application_token = app.application_token or secrets.token_hex(16)
-        app.installed_at = timezone.now()
-        app.installed_by_id = 1
-        app.save()
-        return app
+    def bind_events(
+        self, *events: str, handler: str = "http://127.0.0.1:9/b24/events/"
+    ) -> Callable[[], list[tuple[str, dict[str, Any]]]]:
+        """Deal Desk installed and bound to `events` at `handler` (by default one that never answers);
+        returns a function listing (event, data) of every delivery attempt, in order. Deliveries are
+        attempted inline only with settings.SANDBOX_EVENTS_SYNC = True."""
+        from sandbox.models import EventBinding, EventDelivery
+
+        app = self.install_app()
+        for name in events:
+            EventBinding.objects.create(app=app, event=name, handler=handler)
+
+        def delivered() -> list[tuple[str, dict[str, Any]]]:
+            return [(d.event, d.payload["data"]) for d in EventDelivery.objects.order_by("id")]
+
+        return delivered
 
     def token(self, user_id: int = 1) -> str:
         """An OAuth access token of the installed app for `user_id`."""

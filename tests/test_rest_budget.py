@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from bench.actions import ACTIONS, Action, App
-from bench.portal import calls_since, install, log_mark
+from bench.portal import calls_since, log_mark
+from devtools.portal import fresh_app_cache, install_over_http
 from tests.conftest import SandboxPortal
 
 BUILT = [action for action in ACTIONS if action.act is not None]
@@ -25,12 +25,9 @@ BUILT = [action for action in ACTIONS if action.act is not None]
 @pytest.fixture
 def app(sandbox: SandboxPortal, settings: Any) -> Iterator[App]:
     """Deal Desk installed on the sandbox portal over HTTP; pacing that never slows a test."""
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
-    cache.clear()
-    install(app_url=sandbox.app_url, sandbox_url=sandbox.url)
-    yield App(app_url=sandbox.app_url, sandbox_url=sandbox.url)
-    cache.clear()
+    with fresh_app_cache(settings):
+        install_over_http(app_url=sandbox.app_url, sandbox_url=sandbox.url)
+        yield App(app_url=sandbox.app_url, sandbox_url=sandbox.url)
 
 
 @pytest.mark.parametrize("action", BUILT, ids=[a.key for a in BUILT])

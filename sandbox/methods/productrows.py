@@ -20,13 +20,13 @@ from typing import Any
 from django.utils import timezone
 
 from sandbox import wire
-from sandbox.deal_fields import parse_entity_id
 from sandbox.events import queue_event
 from sandbox.models import Deal, Product, ProductRow
 from sandbox.permissions import can_add, can_edit_deal, can_read_crm
 from sandbox.pricing import PricingError, RowPrices, cents, deal_totals, parse_row_input, row_prices
 from sandbox.rest.errors import RestError, access_denied, legacy, not_found
 from sandbox.rest.registry import Call, rest_method
+from sandbox.wire import parse_entity_id
 
 MAX_ROWS = 1000
 MAX_INT = 2**31 - 1

@@ -9,8 +9,7 @@ BASED_ID the deal it came from; `expose` answers {"DEAL_ID": <new deal id>}.
 
 from __future__ import annotations
 
-import calendar
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.db.models import Model
@@ -20,12 +19,11 @@ from sandbox.events import queue_event
 from sandbox.listing import FieldSpec, apply_filter, apply_order, paginate, select_fields
 from sandbox.models import Category, Deal, DealContact, ProductRow, RecurringDeal, Status
 from sandbox.permissions import can_add, can_edit_deal, can_read_crm
+from sandbox.recurring_schedule import MAX_INTERVAL, add_period, next_execution, period_param
 from sandbox.rest.errors import access_denied, legacy, not_found
 from sandbox.rest.registry import Call, ListResult, rest_method
 from sandbox.wire import date_str, id_str, parse_int
 
-PERIODS = ("day", "week", "month", "year")
-MAX_INTERVAL = 1000
 DEFAULT_CLOSE_DAYS = 7  # a new deal closes a week after it begins (deals-api-spec.md R7)
 
 # (type, required, read-only, immutable, title) — crm.deal.recurring.fields.
@@ -162,74 +160,6 @@ def _apply_settings(rec: RecurringDeal, fields: dict[str, Any]) -> None:
         rec.limit_date = _parse_date(fields["LIMIT_DATE"])
     if "PARAMS" in fields:
         rec.params = _params(fields["PARAMS"])
-
-
-# --- Schedule --------------------------------------------------------------------------------------
-
-
-def add_period(day: date, kind: str, count: int) -> date:
-    if kind == "day":
-        return day + timedelta(days=count)
-    if kind == "week":
-        return day + timedelta(weeks=count)
-    months = count * (12 if kind == "year" else 1)
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    year = min(max(year, 1), 9999)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _period(
-    params: dict[str, Any], type_key: str, value_key: str, default_kind: str, default_value: int
-) -> tuple[str, int]:
-    kind = str(params.get(type_key, default_kind)).lower()
-    value = parse_int(params.get(value_key))
-    return (kind if kind in PERIODS else default_kind), (default_value if value is None else value)
-
-
-def next_execution(rec: RecurringDeal, *, today: date) -> date | None:
-    """When the next deal is due; None when nothing more will be created (NEXT_EXECUTION empty).
-
-    MODE single: once, on START_DATE less SINGLE_BEFORE_START_DATE_*. MODE multiple (the default):
-    START_DATE (or today) plus whole MULTIPLE_INTERVAL periods, the first one from today on.
-    """
-    if rec.active != "Y":
-        return None
-    params = rec.params if isinstance(rec.params, dict) else {}
-    start = rec.start_date or today
-    if str(params.get("MODE", "multiple")).lower() == "single":
-        if rec.counter_repeat >= 1:
-            return None
-        kind, before = _period(params, "SINGLE_BEFORE_START_DATE_TYPE", "SINGLE_BEFORE_START_DATE_VALUE", "day", 0)
-        due = max(add_period(start, kind, -max(0, min(before, MAX_INTERVAL))), today)
-    else:
-        kind, interval = _period(params, "MULTIPLE_TYPE", "MULTIPLE_INTERVAL", "month", 1)
-        interval = max(1, min(interval, MAX_INTERVAL))
-        not_before = today if rec.last_execution is None else max(today, rec.last_execution + timedelta(days=1))
-        due = _first_on_or_after(start, kind, interval, not_before)
-    if rec.is_limit == "D" and rec.limit_date is not None and due > rec.limit_date:
-        return None
-    if rec.is_limit == "T" and rec.limit_repeat is not None and rec.counter_repeat >= rec.limit_repeat:
-        return None
-    return due
-
-
-def _first_on_or_after(start: date, kind: str, interval: int, not_before: date) -> date:
-    if start >= not_before:
-        return start
-    days = {"day": 1, "week": 7}.get(kind)
-    if days is not None:
-        step = days * interval
-        periods = -(-(not_before - start).days // step)
-        return start + timedelta(days=periods * step)
-    months = interval * (12 if kind == "year" else 1)
-    elapsed = (not_before.year - start.year) * 12 + (not_before.month - start.month)
-    periods = max(0, elapsed // months)
-    due = add_period(start, "month", periods * months)
-    while due < not_before:
-        periods += 1
-        due = add_period(start, "month", periods * months)
-    return due
 
 
 # --- Copying deals ---------------------------------------------------------------------------------
@@ -375,8 +305,8 @@ def recurring_expose(call: Call) -> dict[str, int]:
     now = timezone.now()
     today = timezone.localdate()
     params = rec.params if isinstance(rec.params, dict) else {}
-    begin_kind, begin_offset = _period(params, "OFFSET_BEGINDATE_TYPE", "OFFSET_BEGINDATE_VALUE", "day", 0)
-    close_kind, close_offset = _period(
+    begin_kind, begin_offset = period_param(params, "OFFSET_BEGINDATE_TYPE", "OFFSET_BEGINDATE_VALUE", "day", 0)
+    close_kind, close_offset = period_param(
         params, "OFFSET_CLOSEDATE_TYPE", "OFFSET_CLOSEDATE_VALUE", "day", DEFAULT_CLOSE_DAYS
     )
     deal = _copy_deal(

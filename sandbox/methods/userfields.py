@@ -15,12 +15,12 @@ from typing import Any
 from django.db.models import QuerySet
 
 from sandbox import userfields as uf
-from sandbox.deal_fields import parse_entity_id
 from sandbox.events import queue_event
 from sandbox.models import Deal, DealUserField, User
 from sandbox.permissions import can_manage_settings, can_read_crm
 from sandbox.rest.errors import RestError, legacy
 from sandbox.rest.registry import Call, ListResult, rest_method
+from sandbox.wire import parse_entity_id
 
 ACCESS_DENIED = "Access denied."
 INT_MAX = 2**31 - 1

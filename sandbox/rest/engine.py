@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.rest.errors import RestError
 from sandbox.rest.registry import Call
-from sandbox.wire import parse_int
+from sandbox.wire import strict_int
 
 
 class EngineError(RestError):
@@ -37,13 +37,7 @@ def shown(value: Any) -> str:
 
 def int_param(call: Call, name: str) -> int:
     value = param(call, name)
-    number = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str):
-        number = parse_int(value)
+    number = strict_int(value)
     if number is None:
         raise EngineError(
             100, f"Invalid value {shown(value)} to match with parameter {{{name}}}. Should be value of type int."

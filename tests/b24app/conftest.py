@@ -6,19 +6,17 @@ up situations (expired tokens, revoked refresh tokens) and to assert what reache
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from django.core.cache import cache
 from django.db import connections
 
+from devtools.portal import fresh_app_cache, placement_form, portal_query, sandbox_app
 from tests.conftest import SandboxPortal
 
 
@@ -29,44 +27,11 @@ def app_limits(settings: Any) -> Iterator[None]:
     The sandbox's member_id is the same in every test, so the limiter's slot (kept in the cache
     under it) would otherwise carry over from one test to the next.
     """
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
-    cache.clear()
-    yield
-    cache.clear()
+    with fresh_app_cache(settings):
+        yield
 
 
 # --- the sandbox side --------------------------------------------------------------------------
-
-
-def sandbox_app(*, state: str = "installed") -> Any:
-    """The Deal Desk app row on the sandbox portal, put in the given install state."""
-    from django.utils import timezone
-
-    from sandbox.models import App
-
-    app = App.objects.get()
-    app.state = state
-    app.application_token = app.application_token or secrets.token_hex(16)
-    app.installed_at = timezone.now() if state == App.State.INSTALLED else None
-    app.installed_by_id = 1 if state == App.State.INSTALLED else None
-    app.save()
-    return app
-
-
-def sandbox_member_id() -> str:
-    from sandbox.models import Portal as SandboxPortalRow
-
-    return str(SandboxPortalRow.objects.get().member_id)
-
-
-def sandbox_tokens(user_id: int = 1) -> tuple[str, str]:
-    """A fresh access/refresh pair of Deal Desk for `user_id`, as the portal issues them."""
-    from sandbox.models import App, User
-    from sandbox.tokens import issue_tokens
-
-    access, refresh = issue_tokens(app=App.objects.get(), user=User.objects.get(pk=user_id))
-    return access.token, refresh.token
 
 
 def refreshes_spent() -> int:
@@ -88,31 +53,11 @@ def fault(sandbox: SandboxPortal, **body: Any) -> dict[str, Any]:
 
 def install_form(*, as_user: int = 1, **overrides: str) -> dict[str, str]:
     """The form fields the portal POSTs to the installer page (protocol §1.2 A, §5.3)."""
-    from sandbox.models import App
-
-    access, refresh = sandbox_tokens(as_user)
-    form = {
-        "AUTH_ID": access,
-        "AUTH_EXPIRES": "3600",
-        "REFRESH_ID": refresh,
-        "APPLICATION_TOKEN": App.objects.get().application_token,
-        "member_id": sandbox_member_id(),
-        "status": "L",
-        "PLACEMENT": "DEFAULT",
-    }
-    form.update(overrides)
-    return form
+    return placement_form(user=as_user, placement="DEFAULT", deal_id=None, **overrides)
 
 
 def install_url(sandbox: SandboxPortal, **query: str) -> str:
-    params = {
-        "DOMAIN": urlsplit(sandbox.url).netloc,
-        "PROTOCOL": "0",
-        "LANG": "en",
-        "APP_SID": secrets.token_hex(16),
-        **query,
-    }
-    return f"{sandbox.app_url}b24/install/?{urlencode(params)}"
+    return f"{sandbox.app_url}b24/install/?{portal_query(sandbox.url, **query)}"
 
 
 def post_install(

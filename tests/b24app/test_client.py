@@ -29,7 +29,8 @@ from b24app.errors import (
 )
 from b24app.models import Portal, UserToken
 from b24app.oauth import PortalTokens, UserTokens
-from tests.b24app.conftest import Installed, StubHost, fault, sandbox_tokens
+from devtools.portal import sandbox_tokens
+from tests.b24app.conftest import Installed, StubHost, fault
 
 BULK = 5000
 

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from b24app.models import Portal
-from tests.b24app.conftest import Installed, sandbox_app, sandbox_member_id
+from devtools.portal import sandbox_app, sandbox_member_id
+from tests.b24app.conftest import Installed
 from tests.conftest import SandboxPortal
 
 

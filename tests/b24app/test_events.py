@@ -20,7 +20,8 @@ import requests
 from b24app import phpform
 from b24app.events import HANDLERS, Event, on_event, portal_purged
 from b24app.models import Portal, UserToken
-from tests.b24app.conftest import Installed, StubHost, sandbox_tokens
+from devtools.portal import sandbox_tokens
+from tests.b24app.conftest import Installed, StubHost
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

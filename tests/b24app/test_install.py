@@ -15,14 +15,13 @@ import requests
 
 from b24app import phpform
 from b24app.models import Portal
+from devtools.portal import sandbox_app, sandbox_member_id
 from tests.b24app.conftest import (
     Installed,
     StubHost,
     install_form,
     install_url,
     post_install,
-    sandbox_app,
-    sandbox_member_id,
 )
 from tests.conftest import SandboxPortal
 from tests.csp_support import frame_ancestors

@@ -27,7 +27,8 @@ from b24app.client import B24Client
 from b24app.errors import AuthorizationLost, TokenExpired
 from b24app.models import Portal, UserToken
 from b24app.oauth import PortalTokens, UserTokens
-from tests.b24app.conftest import Installed, fault, in_threads, refreshes_spent, sandbox_tokens
+from devtools.portal import sandbox_tokens
+from tests.b24app.conftest import Installed, fault, in_threads, refreshes_spent
 
 ROOT = Path(__file__).resolve().parents[2]
 

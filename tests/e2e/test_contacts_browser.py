@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
+from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 from tests.e2e.test_deal_tab_browser import open_deal_tab, sign_in_as
 from tests.widgets.tab_support import install
@@ -22,12 +22,9 @@ POLL_SECONDS = 2
 
 @pytest.fixture
 def fresh(settings: Any) -> Iterator[None]:
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
     settings.DEAL_DESK_VERSION_POLL_SECONDS = POLL_SECONDS
-    cache.clear()
-    yield
-    cache.clear()
+    with fresh_app_cache(settings):
+        yield
 
 
 def window(chromium: Any, user: int, sandbox: SandboxPortal) -> Any:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
+from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 from tests.e2e.test_deal_tab_browser import install_from_marketplace, open_deal_tab, sign_in_as
 from tests.widgets.tab_support import deal_of
@@ -42,15 +42,12 @@ class Browser:
 
 @pytest.fixture
 def browser(chromium: Any, settings: Any) -> Iterator[Browser]:
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
     settings.DEAL_DESK_VERSION_POLL_SECONDS = POLL_SECONDS
-    cache.clear()
-    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
-    context.add_init_script(REPORT_VIOLATIONS)
-    yield Browser(context.new_page())
-    context.close()
-    cache.clear()
+    with fresh_app_cache(settings):
+        context = chromium.new_context(viewport={"width": 1360, "height": 1000})
+        context.add_init_script(REPORT_VIOLATIONS)
+        yield Browser(context.new_page())
+        context.close()
 
 
 def test_install_deal_tab_and_layout_page_run_with_no_csp_violation(sandbox: SandboxPortal, browser: Browser) -> None:

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
+from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 from tests.widgets.tab_support import deal_of, install, money
 
@@ -31,11 +31,8 @@ def window(chromium: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def fresh(settings: Any) -> Iterator[None]:
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
-    cache.clear()
-    yield
-    cache.clear()
+    with fresh_app_cache(settings):
+        yield
 
 
 def install_from_marketplace(sandbox: SandboxPortal, page: Any) -> None:

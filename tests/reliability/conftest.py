@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
+from devtools.portal import fresh_app_cache
 from tests.b24app.conftest import Installed, StubHost, installed, stub_host  # noqa: F401 - fixtures
 from tests.reliability.cluster import Cluster, multiprocess_unavailable, running_cluster
 from tests.reliability.portal import PortalBrowser
@@ -27,11 +27,8 @@ from tests.reliability.portal import PortalBrowser
 def rel_clean(settings: Any) -> Iterator[None]:
     """A fresh cache (limiter slots, duplicate events, reference data) per test, and pacing that
     never slows an in-process test by itself: the sandbox's member_id is the same in every test."""
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
-    cache.clear()
-    yield
-    cache.clear()
+    with fresh_app_cache(settings):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from sandbox.card_layout import (
     prepare_layout,
 )
 from sandbox.models import CardConfig
-from sandbox.seed_data import CARD_LAYOUTS
+from sandbox.seed.layouts import CARD_LAYOUTS
 from tests.conftest import SandboxPortal
 
 ADMIN, MANAGER, REP, OTHER_REP, READONLY = 1, 2, 3, 4, 5

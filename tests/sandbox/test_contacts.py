@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox import seed_data as data
 from sandbox.models import Contact, DealContact, Multifield
+from sandbox.seed import data
 from tests.conftest import SandboxPortal
 
 ADMIN, MANAGER, REP, READONLY = 1, 2, 3, 5

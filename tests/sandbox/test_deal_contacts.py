@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.db.models import Count
 
-from sandbox.models import App, Deal, DealContact, EventBinding, EventDelivery
+from sandbox.models import App, Deal, DealContact, EventDelivery
 from tests.conftest import SandboxPortal
 
 ADMIN, MANAGER, REP, OTHER_REP, READONLY = 1, 2, 3, 4, 5
@@ -259,8 +259,7 @@ def test_a_binding_change_leaves_date_modify_and_sends_no_oncrmdealupdate(
     contact methods write the binding table and CONTACT_ID only, so DATE_MODIFY and MODIFY_BY_ID read
     back unchanged and no ONCRMDEALUPDATE goes out, for add, delete, items.set and items.delete."""
     settings.SANDBOX_EVENTS_SYNC = True
-    app = sandbox.install_app()
-    EventBinding.objects.create(app=app, event="ONCRMDEALUPDATE", handler=f"{sandbox.app_url}no-such-handler/")
+    sandbox.bind_events("ONCRMDEALUPDATE", handler=f"{sandbox.app_url}no-such-handler/")
     deal = deal_of(REP, contacts=1)
     before = sandbox.result("crm.deal.get", {"id": deal.pk})
     new, other = free_contacts(deal, 2)

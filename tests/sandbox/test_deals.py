@@ -20,8 +20,6 @@ from sandbox.models import (
     Deal,
     DealContact,
     DealUserField,
-    EventBinding,
-    EventDelivery,
     ProductRow,
     RecurringDeal,
 )
@@ -66,14 +64,7 @@ def events(sandbox: SandboxPortal, settings: Any) -> Any:
     """Deal Desk installed and bound to the deal events at an unreachable handler; returns a function
     listing (event, data) of every delivery attempt, in order."""
     settings.SANDBOX_EVENTS_SYNC = True
-    app = sandbox.install_app()
-    for name in EVENTS:
-        EventBinding.objects.create(app=app, event=name, handler="http://127.0.0.1:9/b24/events/")
-
-    def delivered() -> list[tuple[str, dict[str, Any]]]:
-        return [(d.event, d.payload["data"]) for d in EventDelivery.objects.order_by("id")]
-
-    return delivered
+    return sandbox.bind_events(*EVENTS)
 
 
 # --- crm.deal.fields ------------------------------------------------------------------------------

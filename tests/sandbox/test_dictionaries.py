@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sandbox.models import Status
-from sandbox.seed_data import CATEGORIES, STAGES
+from sandbox.seed.data import CATEGORIES, STAGES
 from tests.conftest import SandboxPortal
 
 READONLY = 5

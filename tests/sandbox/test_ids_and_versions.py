@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from sandbox.models import Deal, EventBinding, EventDelivery
+from sandbox.models import Deal, EventDelivery
 from tests.conftest import SandboxPortal
 
 REP = 3
@@ -28,8 +28,7 @@ def fresh_deal() -> Deal:
 
 def watch_deal_updates(sandbox: SandboxPortal, settings: Any) -> None:
     settings.SANDBOX_EVENTS_SYNC = True
-    app = sandbox.install_app()
-    EventBinding.objects.create(app=app, event="ONCRMDEALUPDATE", handler=f"{sandbox.app_url}no-such-handler/")
+    sandbox.bind_events("ONCRMDEALUPDATE", handler=f"{sandbox.app_url}no-such-handler/")
 
 
 @pytest.mark.parametrize("array_id", [[7], {"x": 9}, ["abc"]])

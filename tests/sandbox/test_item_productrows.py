@@ -14,7 +14,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from sandbox.models import Deal, EventBinding, EventDelivery, Product, ProductRow
+from sandbox.models import Deal, EventDelivery, Product, ProductRow
 from tests.conftest import SandboxPortal
 
 ADMIN, MANAGER, REP, OTHER_REP, READONLY = 1, 2, 3, 4, 5
@@ -136,8 +136,7 @@ def test_a_row_written_by_one_family_reads_identically_through_the_other(sandbox
 
 def test_the_deal_amount_follows_the_rows_as_after_productrows_set(sandbox: SandboxPortal, settings: Any) -> None:
     settings.SANDBOX_EVENTS_SYNC = True
-    app = sandbox.install_app()
-    EventBinding.objects.create(app=app, event="ONCRMDEALUPDATE", handler="http://127.0.0.1:9/b24/events/")
+    sandbox.bind_events("ONCRMDEALUPDATE")
     deal = new_deal()
     first = add_row(sandbox, deal.pk, productName="A", price=120, quantity=2, taxRate=20)
     assert amounts(sandbox, deal.pk) == ("240.00", "40.00")

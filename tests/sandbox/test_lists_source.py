@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import seed_data as data
+from sandbox.seed import data
 from tests.conftest import SandboxPortal
 
 

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from sandbox.methods.recurring import add_period, next_execution
 from sandbox.models import Deal, DealContact, ProductRow, RecurringDeal
-from sandbox.seed_data import BASE_TIME
+from sandbox.recurring_schedule import add_period, next_execution
+from sandbox.seed.data import BASE_TIME
 from tests.conftest import SandboxPortal
 
 ADMIN, MANAGER, READONLY = 1, 2, 5
 REPS = (3, 4)
-SEEDED_TEMPLATE_ID = 18  # recurring settings 1 (seed_data.RECURRENCES)
+SEEDED_TEMPLATE_ID = 18  # recurring settings 1 (sandbox.seed.data.RECURRENCES)
 
 
 def error_of(response: Any) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox.models import Deal, DealUserField, EventBinding, EventDelivery
+from sandbox.models import Deal, DealUserField
 from tests.conftest import SandboxPortal
 
 EVENTS = (
@@ -39,14 +39,7 @@ def add(sandbox: SandboxPortal, fields: dict[str, Any]) -> int:
 def events(sandbox: SandboxPortal, settings: Any) -> Any:
     """The app bound to the four user-field events; returns (event, data) of every delivery."""
     settings.SANDBOX_EVENTS_SYNC = True
-    app = sandbox.install_app()
-    for name in EVENTS:
-        EventBinding.objects.create(app=app, event=name, handler="http://127.0.0.1:9/b24/events/")
-
-    def delivered() -> list[tuple[str, dict[str, Any]]]:
-        return [(d.event, d.payload["data"]) for d in EventDelivery.objects.order_by("id")]
-
-    return delivered
+    return sandbox.bind_events(*EVENTS)
 
 
 # --- add -----------------------------------------------------------------------------------------

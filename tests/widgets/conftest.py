@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
+from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 from tests.widgets.tab_support import install
 
@@ -20,11 +20,8 @@ from tests.widgets.tab_support import install
 def tab_clean(settings: Any) -> Iterator[None]:
     """Fresh reference data, read-only memory and limiter slots per test (the sandbox's member_id
     is the same in every test), and pacing that never slows a test by itself."""
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
-    cache.clear()
-    yield
-    cache.clear()
+    with fresh_app_cache(settings):
+        yield
 
 
 @pytest.fixture

@@ -11,16 +11,15 @@ from __future__ import annotations
 import html
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from django.core.cache import cache
 
+from devtools import portal
+from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 
 __all__ = [
@@ -42,57 +41,17 @@ __all__ = [
 def clean_cache(settings: Any) -> Iterator[None]:
     """Fresh admin answers, catalogs and limiter slots per test: the sandbox's member_id is the
     same in every test, so they would otherwise carry over."""
-    settings.B24_RATE_LIMIT = 1000.0
-    settings.B24_RATE_BURST = 1000
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def _sandbox_app() -> Any:
-    from django.utils import timezone
-
-    from sandbox.models import App
-
-    app = App.objects.get()
-    app.state = App.State.INSTALLED
-    app.application_token = app.application_token or secrets.token_hex(16)
-    app.installed_at = timezone.now()
-    app.installed_by_id = 1
-    app.save()
-    return app
-
-
-def _member_id() -> str:
-    from sandbox.models import Portal as SandboxPortalRow
-
-    return str(SandboxPortalRow.objects.get().member_id)
+    with fresh_app_cache(settings):
+        yield
 
 
 def placement_form(*, user: int, placement: str = "DEFAULT", **overrides: str) -> dict[str, str]:
     """The fields the portal POSTs when it opens an app page for `user` (protocol §5.2)."""
-    from sandbox.models import App, User
-    from sandbox.tokens import issue_tokens
-
-    app = App.objects.get()
-    access, refresh = issue_tokens(app=app, user=User.objects.get(pk=user))
-    form = {
-        "AUTH_ID": access.token,
-        "AUTH_EXPIRES": "3600",
-        "REFRESH_ID": refresh.token,
-        "APPLICATION_TOKEN": app.application_token,
-        "member_id": _member_id(),
-        "status": "L",
-        "PLACEMENT": placement,
-    }
-    form.update(overrides)
-    return form
+    return portal.placement_form(user=user, placement=placement, deal_id=None, **overrides)
 
 
 def portal_query(sandbox: SandboxPortal) -> str:
-    return urlencode(
-        {"DOMAIN": urlsplit(sandbox.url).netloc, "PROTOCOL": "0", "LANG": "en", "APP_SID": secrets.token_hex(16)}
-    )
+    return portal.portal_query(sandbox.url)
 
 
 @dataclass
@@ -106,11 +65,7 @@ def installed_fixture(sandbox: SandboxPortal) -> Installed:
     """Deal Desk installed by the administrator through the install POST, as the marketplace does."""
     from b24app.models import Portal
 
-    _sandbox_app()
-    response = requests.post(
-        f"{sandbox.app_url}b24/install/?{portal_query(sandbox)}", data=placement_form(user=1), timeout=30
-    )
-    assert response.status_code == 200, response.text
+    portal.install_over_http(app_url=sandbox.app_url, sandbox_url=sandbox.url, timeout=30)
     return Installed(sandbox, Portal.objects.get())
 
 

@@ -8,75 +8,32 @@ The fixtures using these live in tests/widgets/conftest.py.
 from __future__ import annotations
 
 import html
-import json
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from devtools import portal
 from tests.conftest import SandboxPortal
-
-
-def member_id() -> str:
-    from sandbox.models import Portal as SandboxPortalRow
-
-    return str(SandboxPortalRow.objects.get().member_id)
-
-
-def sandbox_app_installed() -> Any:
-    from django.utils import timezone
-
-    from sandbox.models import App
-
-    app = App.objects.get()
-    app.state = App.State.INSTALLED
-    app.application_token = app.application_token or secrets.token_hex(16)
-    app.installed_at = timezone.now()
-    app.installed_by_id = 1
-    app.save()
-    return app
 
 
 def placement_form(*, user: int, deal_id: int | None = None, **overrides: str) -> dict[str, str]:
     """The body the portal POSTs when `user` opens the deal tab (bitrix24-protocol.md §5.2)."""
-    from sandbox.models import App, User
-    from sandbox.tokens import issue_tokens
-
-    app = App.objects.get()
-    access, refresh = issue_tokens(app=app, user=User.objects.get(pk=user))
-    form = {
-        "AUTH_ID": access.token,
-        "AUTH_EXPIRES": "3600",
-        "REFRESH_ID": refresh.token,
-        "APPLICATION_TOKEN": app.application_token,
-        "member_id": member_id(),
-        "status": "L",
-        "PLACEMENT": "CRM_DEAL_DETAIL_TAB",
-    }
-    if deal_id is not None:
-        form["PLACEMENT_OPTIONS"] = json.dumps({"ID": str(deal_id)})
-    form.update(overrides)
-    return form
+    return portal.placement_form(user=user, placement="CRM_DEAL_DETAIL_TAB", deal_id=deal_id, **overrides)
 
 
 def portal_query(sandbox: SandboxPortal, **overrides: str) -> str:
-    query = {"DOMAIN": urlsplit(sandbox.url).netloc, "PROTOCOL": "0", "LANG": "en", "APP_SID": secrets.token_hex(16)}
-    query.update(overrides)
-    return urlencode(query)
+    return portal.portal_query(sandbox.url, **overrides)
 
 
 def install(sandbox: SandboxPortal) -> Any:
     """Deal Desk installed by the administrator through the install POST, as the marketplace does."""
     from b24app.models import Portal
 
-    sandbox_app_installed()
-    form = placement_form(user=1, PLACEMENT="DEFAULT")
-    response = requests.post(f"{sandbox.app_url}b24/install/?{portal_query(sandbox)}", data=form, timeout=30)
-    assert response.status_code == 200, response.text[:2000]
+    portal.install_over_http(app_url=sandbox.app_url, sandbox_url=sandbox.url, timeout=30)
     return Portal.objects.get()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 # The portal's "now": every date in the seed is an offset from it, so reseeding is reproducible.
 BASE_TIME = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -351,78 +350,6 @@ SOURCE_DESCRIPTIONS = (
     "Asked for a call-back on the website",
     "Referred by an existing client",
 )
-
-CARD_LAYOUTS: dict[int, list[dict[str, Any]]] = {
-    0: [
-        {
-            "name": "main",
-            "title": "About the deal",
-            "type": "section",
-            "elements": [
-                {"name": "TITLE"},
-                {"name": "OPPORTUNITY_WITH_CURRENCY"},
-                {"name": "STAGE_ID"},
-                {"name": "BEGINDATE"},
-                {"name": "CLOSEDATE"},
-                {"name": "CLIENT", "optionFlags": "1"},
-                {"name": UF_CONTRACT},
-            ],
-        },
-        {
-            "name": "additional",
-            "title": "More",
-            "type": "section",
-            "elements": [
-                {"name": "TYPE_ID"},
-                {"name": "SOURCE_ID"},
-                {"name": "SOURCE_DESCRIPTION"},
-                {"name": "OPENED"},
-                {"name": "ASSIGNED_BY_ID"},
-                {"name": "COMMENTS"},
-            ],
-        },
-        {
-            "name": "products",
-            "title": "Products",
-            "type": "section",
-            "elements": [{"name": "PRODUCT_ROW_SUMMARY"}],
-        },
-    ],
-    1: [
-        {
-            "name": "main",
-            "title": "About the deal",
-            "type": "section",
-            "elements": [
-                {"name": "TITLE"},
-                {"name": "STAGE_ID"},
-                {"name": "OPPORTUNITY_WITH_CURRENCY"},
-                {"name": "PROBABILITY"},
-                {"name": "CLOSEDATE"},
-                {"name": "CLIENT", "optionFlags": "1"},
-                {"name": UF_DELIVERY, "optionFlags": "1"},
-            ],
-        },
-        {
-            "name": "additional",
-            "title": "More",
-            "type": "section",
-            "elements": [
-                {"name": "TYPE_ID"},
-                {"name": "SOURCE_ID"},
-                {"name": "ASSIGNED_BY_ID"},
-                {"name": UF_CONTRACT},
-                {"name": "COMMENTS"},
-            ],
-        },
-        {
-            "name": "products",
-            "title": "Products",
-            "type": "section",
-            "elements": [{"name": "PRODUCT_ROW_SUMMARY"}],
-        },
-    ],
-}
 
 APP_NAME = "Deal Desk"
 APP_CODE = "dealdesk.app"
