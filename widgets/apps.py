@@ -13,5 +13,5 @@ class WidgetsConfig(AppConfig):
         from widgets.common import events as tab_events
         from widgets.layouts import services as layout_services
 
-        tab_events.connect()
+        tab_events.events_connect()
         del layout_services

@@ -249,7 +249,7 @@ def test_twenty_copies_of_one_event_arriving_together_are_handled_once(installed
 def test_events_out_of_order_are_each_applied_and_a_late_one_still_unlocks_a_read_only_tab(
     installed: Installed,
 ) -> None:
-    from widgets.products.services import readonly_remember, readonly_remembered
+    from widgets.common.readonly import readonly_remember, readonly_remembered
 
     now = int(time.time())
     readonly_remember(portal_id=installed.portal.pk, user_id=3, deal_id=8)

@@ -155,3 +155,7 @@ def widget_view(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callabl
         return wrapped
 
     return decorate
+
+
+class StateInvalid(Exception):
+    """A state, undo or product value that was not signed by us (or for another deal)."""

@@ -13,12 +13,12 @@ from b24app.events import Event, on_event, portal_purged
 from b24app.models import Portal
 from widgets.common.freshness import deal_deleted_mark, deal_version_bump
 from widgets.common.freshness import deal_version_key as deal_version_key  # tests/reliability read it from here
+from widgets.common.readonly import readonly_forget
 from widgets.common.refdata import refdata_drop
-from widgets.products.services import readonly_forget
 
 
 @on_event("ONCRMDEALUPDATE")
-def deal_changed(portal: Portal, event: Event) -> None:
+def on_deal_changed(portal: Portal, event: Event) -> None:
     """A new assignee may now edit: forget who was refused; and count the change for open tabs."""
     deal_id = event.entity_number
     if deal_id is None:
@@ -28,7 +28,7 @@ def deal_changed(portal: Portal, event: Event) -> None:
 
 
 @on_event("ONCRMDEALDELETE")
-def deal_deleted(portal: Portal, event: Event) -> None:
+def on_deal_deleted(portal: Portal, event: Event) -> None:
     """Open tabs of the deal say it is gone (widgets.common.freshness) and stop offering to save.
 
     Only a deletion the portal confirmed reaches here (b24app.events.event_confirmed): a forged
@@ -38,18 +38,18 @@ def deal_deleted(portal: Portal, event: Event) -> None:
     if deal_id is None:
         return
     deal_deleted_mark(portal_id=portal.pk, deal_id=deal_id)
-    deal_changed(portal, event)
+    on_deal_changed(portal, event)
 
 
 @on_event("ONCRMDEALMOVETOCATEGORY")
-def deal_moved(portal: Portal, event: Event) -> None:
+def on_deal_moved(portal: Portal, event: Event) -> None:
     """A move may land in a funnel created after the stages were cached: read them again."""
-    deal_changed(portal, event)
+    on_deal_changed(portal, event)
     refdata_drop(portal_id=portal.pk, kinds=("stages", "funnels"))
 
 
 @on_event("ONAPPUNINSTALL")
-def app_uninstalled(portal: Portal, event: Event) -> None:
+def on_app_uninstalled(portal: Portal, event: Event) -> None:
     refdata_drop(portal_id=portal.pk)
 
 
@@ -57,5 +57,5 @@ def portal_data_purged(sender: Any, portal: Portal, **kwargs: Any) -> None:
     refdata_drop(portal_id=portal.pk)
 
 
-def connect() -> None:
+def events_connect() -> None:
     portal_purged.connect(portal_data_purged, dispatch_uid="widgets.common.events.portal_data_purged")

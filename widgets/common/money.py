@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from widgets.common import pricing
 
 NBSP = "\u00a0"
 
@@ -93,3 +95,18 @@ def plain(value: Decimal, *, places: int, dec_point: str = ".") -> str:
     else:
         text = f"{value.normalize():f}" if value != value.to_integral_value() else f"{value.to_integral_value():f}"
     return text.replace(".", dec_point) if dec_point != "." else text
+
+
+def decimal_of(value: Any, default: Decimal = pricing.ZERO) -> Decimal:
+    if value is None or isinstance(value, bool) or value == "":
+        return default
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return default
+    return number if number.is_finite() else default
+
+
+def int_of(value: Any) -> int | None:
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None

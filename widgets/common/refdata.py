@@ -56,14 +56,14 @@ class RefData:
         return self.currencies.get(code) or CurrencyFormat.fallback(code)
 
 
-def cache_key(portal_id: int, kind: str) -> str:
+def refdata_key(portal_id: int, kind: str) -> str:
     return f"dealdesk:ref:{portal_id}:{kind}"
 
 
 def refdata_cached(*, portal_id: int) -> dict[str, Any]:
     """The kinds in the cache, in their stored (parsed, JSON-friendly) form."""
-    found = cache.get_many([cache_key(portal_id, kind) for kind in KINDS])
-    return {kind: found[cache_key(portal_id, kind)] for kind in KINDS if cache_key(portal_id, kind) in found}
+    found = cache.get_many([refdata_key(portal_id, kind) for kind in KINDS])
+    return {kind: found[refdata_key(portal_id, kind)] for kind in KINDS if refdata_key(portal_id, kind) in found}
 
 
 def refdata_commands(*, missing: list[str], prefix: str = "ref_") -> dict[str, Command]:
@@ -79,7 +79,7 @@ def refdata_absorb(*, portal_id: int, outcome: BatchResult, cached: dict[str, An
         key = prefix + kind
         if kind in stored or key not in outcome.results or key in outcome.errors:
             continue
-        fresh[cache_key(portal_id, kind)] = stored[kind] = parse(outcome.results[key])
+        fresh[refdata_key(portal_id, kind)] = stored[kind] = parse(outcome.results[key])
     if fresh:
         cache.set_many(fresh, TTL)
     return refdata_from(stored)
@@ -96,7 +96,7 @@ def refdata_from(stored: dict[str, Any]) -> RefData:
 
 
 def refdata_drop(*, portal_id: int, kinds: tuple[str, ...] = KINDS) -> None:
-    cache.delete_many([cache_key(portal_id, kind) for kind in kinds])
+    cache.delete_many([refdata_key(portal_id, kind) for kind in kinds])
 
 
 # --- parsing each answer ---------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from django.utils.translation import ngettext
 
 from b24app.errors import AuthorizationLost, B24Error, InvalidToken
 from b24app.models import Portal, UserToken
-from widgets.contacts.editor import Edited, contacts_add, contacts_apply, loaded_items
+from widgets.common.text import session_ended, unchecked_message, unconfirmed_message
+from widgets.contacts.editor import ContactsEdited, contacts_add, contacts_apply, loaded_items
 from widgets.contacts.forms import ContactsInput
-from widgets.contacts.present import ContactResults, ContactsView, Found, contacts_conflict, contacts_view
+from widgets.contacts.present import ContactHit, ContactResults, ContactsView, contacts_conflict, contacts_view
 from widgets.contacts.services import ContactsSaved, contact_duplicates, contact_search, deal_contacts_save
 from widgets.contacts.state import (
     ContactCard,
@@ -26,10 +27,9 @@ from widgets.contacts.state import (
     contacts_read,
     contacts_sign,
 )
-from widgets.products.actions import session_ended, unchecked_message, unconfirmed_message
 
 log = logging.getLogger(__name__)
-SAVING_ACTIONS = ("save", "overwrite")
+CONTACTS_SAVING = ("save", "overwrite")
 
 
 @dataclass
@@ -51,7 +51,7 @@ def contacts_post(*, portal: Portal, user_token: UserToken, deal_id: int, posted
     if name == "keep_theirs" and theirs is not None:
         status = _("You now see the contacts as they are saved in Bitrix24.")
         return _shown(theirs, loaded_items(theirs), posted, status=status)
-    if name in SAVING_ACTIONS:
+    if name in CONTACTS_SAVING:
         expected = theirs if name == "overwrite" and theirs is not None else state
         saved = deal_contacts_save(portal=portal, user_token=user_token, expected=expected, items=items)
         return _after_save(saved, state=state, items=items, posted=posted)
@@ -87,7 +87,7 @@ def _shown(
     return ContactsOutcome(view)
 
 
-def _edited(state: ContactsState, edited: Edited, posted: ContactsInput, *, keep_new: bool) -> ContactsOutcome:
+def _edited(state: ContactsState, edited: ContactsEdited, posted: ContactsInput, *, keep_new: bool) -> ContactsOutcome:
     outcome = _shown(state, edited.items, posted, status=edited.status, keep_new=keep_new)
     outcome.view.error, outcome.view.focus = edited.error, edited.focus
     return outcome
@@ -154,14 +154,14 @@ def _create(state: ContactsState, posted: ContactsInput, *, user_token: UserToke
 
 def _duplicates(
     phone: list[ContactCard], email: list[ContactCard], *, items: list[ContactItem], state: ContactsState
-) -> list[Found]:
+) -> list[ContactHit]:
     linked = {item.card.id for item in items}
-    found: dict[int, Found] = {}
+    found: dict[int, ContactHit] = {}
     for because, cards in (("phone", phone), ("email", email)):
         for card in cards:
             if card.id not in found:
                 token = card_sign(card, portal_id=state.portal_id, user_id=state.user_id)
-                found[card.id] = Found(token=token, card=card, linked=card.id in linked, because=because)
+                found[card.id] = ContactHit(token=token, card=card, linked=card.id in linked, because=because)
     return list(found.values())
 
 
@@ -177,7 +177,7 @@ def contact_results(*, user_token: UserToken, query: str, linked: set[int], port
         log.info("contact search failed: %s", exc.code)
         return ContactResults(q=query, error=True)
     owner = {"portal_id": portal_id, "user_id": user_token.user_id}
-    hits = [Found(card_sign(card, **owner), card, card.id in linked) for card in found.cards]
+    hits = [ContactHit(card_sign(card, **owner), card, card.id in linked) for card in found.cards]
     return ContactResults(q=query, hits=hits, whole_number=found.whole_number)
 
 

@@ -22,13 +22,15 @@ own (each with its own guard), and the last request links them by their plain id
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from b24app.client import BATCH_LIMIT, Command
+from b24app.client import BATCH_LIMIT, BatchResult, Command
+from widgets.common.guard import modified_window
+from widgets.common.money import int_of
 from widgets.contacts.state import ContactCard, ContactItem
-from widgets.products.batch import CONTACT_SELECT, CONTACT_SLOTS, modified_window
 
-SEARCH_LIMIT = 10
+CONTACT_SEARCH_LIMIT = 10
 MAX_LINK_CHECKS = 30  # contacts checked one by one before a save; past that, items.set checks them itself
 GUARDED_ID = "$result[guard][0][ID]"
 
@@ -70,7 +72,7 @@ def cards_in(
     results: dict[str, Any],
     keys: list[str],
     *,
-    limit: int = SEARCH_LIMIT,
+    limit: int = CONTACT_SEARCH_LIMIT,
     keep: Callable[[ContactCard], bool] | None = None,
 ) -> list[ContactCard]:
     """The contacts the commands found (those `keep` accepts), in command order, each once."""
@@ -214,3 +216,62 @@ def created_ids(results: dict[str, Any], items: list[ContactItem]) -> list[int]:
 def undo_create_commands(contact_ids: list[int]) -> dict[str, Command]:
     # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-delete.html
     return {f"del{i}": ("crm.contact.delete", {"id": cid}) for i, cid in enumerate(contact_ids)}
+
+
+CONTACT_SLOTS = 10  # contact details fetched inside the opening batch; more cost a second request
+
+
+MORE_CONTACTS_LIMIT = 50  # one crm.contact.list page
+
+
+CONTACT_SELECT = ["ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL"]
+
+
+def more_contacts_command(contact_ids: list[int]) -> Command:
+    # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-list.html
+    return ("crm.contact.list", {"filter": {"@ID": contact_ids[:MORE_CONTACTS_LIMIT]}, "select": CONTACT_SELECT})
+
+
+@dataclass(frozen=True)
+class Binding:
+    contact_id: int
+    primary: bool
+    sort: int = 0
+
+
+def bindings_from(raw: Any) -> list[Binding]:
+    """crm.deal.contact.items.get's answer (JSON numbers, deals-api-spec.md §7.4), in its order."""
+    bindings: list[Binding] = []
+    for item in raw if isinstance(raw, list) else []:
+        contact_id = int_of(item.get("CONTACT_ID")) if isinstance(item, dict) else None
+        if contact_id and all(b.contact_id != contact_id for b in bindings):
+            primary = str(item.get("IS_PRIMARY") or "N").upper() == "Y"
+            bindings.append(Binding(contact_id, primary, int_of(item.get("SORT")) or 0))
+    return bindings
+
+
+def bindings_of(outcome: BatchResult, key: str = "bindings") -> list[Binding]:
+    return [] if key in outcome.errors else bindings_from(outcome.results.get(key))
+
+
+def cards_from_slots(outcome: BatchResult, bindings: list[Binding], prefix: str = "c") -> dict[int, ContactCard]:
+    """The contacts read through $result references, by id; a refused slot is simply missing."""
+    cards = {}
+    for slot, binding in enumerate(bindings[:CONTACT_SLOTS]):
+        key = f"{prefix}{slot}"
+        card = None if key in outcome.errors else ContactCard.from_api(outcome.results.get(key))
+        if card is not None and card.id == binding.contact_id:
+            cards[card.id] = card
+    return cards
+
+
+def cards_from_list(result: Any) -> dict[int, ContactCard]:
+    found = (ContactCard.from_api(item) for item in (result if isinstance(result, list) else []))
+    return {card.id: card for card in found if card is not None}
+
+
+def contact_items(bindings: list[Binding], cards: dict[int, ContactCard]) -> tuple[ContactItem, ...]:
+    """Every binding, in order; one whose contact this user may not read keeps its place, unnamed."""
+    return tuple(
+        ContactItem(cards.get(b.contact_id) or ContactCard.unseen(b.contact_id), b.primary, b.sort) for b in bindings
+    )

@@ -16,7 +16,7 @@ from widgets.contacts.state import MAX_CONTACTS, ContactCard, ContactItem, Conta
 
 
 @dataclass
-class Edited:
+class ContactsEdited:
     items: list[ContactItem]
     focus: str = ""  # the value of the button to focus after the swap ("up:2"), or an element id
     status: str = ""
@@ -33,39 +33,43 @@ def one_primary(items: list[ContactItem], preferred: int | None = None) -> list[
     return [replace(item, primary=i == index) for i, item in enumerate(items)]
 
 
-def contacts_add(items: list[ContactItem], card: ContactCard) -> Edited:
+def contacts_add(items: list[ContactItem], card: ContactCard) -> ContactsEdited:
     if not card.new and any(item.card.id == card.id for item in items):
-        return Edited(items, error=_("%(name)s is already linked to this deal.") % {"name": card.name or card.id})
+        return ContactsEdited(
+            items, error=_("%(name)s is already linked to this deal.") % {"name": card.name or card.id}
+        )
     if len(items) >= MAX_CONTACTS:
-        return Edited(items, error=_("A deal can have at most %(count)d contacts here.") % {"count": MAX_CONTACTS})
+        return ContactsEdited(
+            items, error=_("A deal can have at most %(count)d contacts here.") % {"count": MAX_CONTACTS}
+        )
     added = one_primary([*items, ContactItem(card)])
     if card.new:
         status = _("%(name)s will be created in Bitrix24 when you save.") % {"name": card.name}
     else:
         status = _("%(name)s added. Save to link them to the deal.") % {"name": card.name}
-    return Edited(added, focus="contact-search", status=status)
+    return ContactsEdited(added, focus="contact-search", status=status)
 
 
-def contacts_apply(*, name: str, argument: str, items: list[ContactItem]) -> Edited:
+def contacts_apply(*, name: str, argument: str, items: list[ContactItem]) -> ContactsEdited:
     """Remove, make primary, move up or down: the button's name and the contact's index."""
     index = int(argument) if argument.isdigit() and int(argument) < len(items) else None
     if index is None:
-        return Edited(one_primary(items))
+        return ContactsEdited(one_primary(items))
     if name == "remove":
         was_primary = items[index].primary
         rest = items[:index] + items[index + 1 :]
         rest = one_primary(rest, 0 if was_primary else None)
         focus = f"remove:{min(index, len(rest) - 1)}" if rest else "contact-search"
-        return Edited(rest, focus=focus)
+        return ContactsEdited(rest, focus=focus)
     if name == "primary":
-        return Edited(one_primary(items, index), focus=f"remove:{index}")
+        return ContactsEdited(one_primary(items, index), focus=f"remove:{index}")
     if name in ("up", "down"):
         target = index - 1 if name == "up" else index + 1
         if 0 <= target < len(items):
             moved = list(items)
             moved[index], moved[target] = moved[target], moved[index]
-            return Edited(one_primary(moved), focus=f"{name}:{target}")
-    return Edited(one_primary(items))
+            return ContactsEdited(one_primary(moved), focus=f"{name}:{target}")
+    return ContactsEdited(one_primary(items))
 
 
 def loaded_items(state: ContactsState) -> list[ContactItem]:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from widgets.contacts.state import ContactCard, ContactItem, card_read
 
-PREFIX = "contacts"
+CONTACTS_PREFIX = "contacts"
 MAX_POSTED = 500  # a deal linked to more contacts than the editor adds (MAX_CONTACTS) still posts them all
 _PHONE_PUNCTUATION = re.compile(r"[\s\u00a0\-.()/]")
 PHONE_DIGITS = (7, 15)  # E.164 numbers have at most 15 digits; no real number has fewer than 7
@@ -118,14 +118,14 @@ def contacts_input(post: QueryDict, *, portal_id: int, user_id: int) -> Contacts
     controls = ContactsControls(post)
     if not controls.is_valid():
         return None
-    count_text = post.get(f"{PREFIX}-count", "0")
+    count_text = post.get(f"{CONTACTS_PREFIX}-count", "0")
     count = int(count_text) if count_text.isascii() and count_text.isdigit() and len(count_text) < 5 else -1
     if not 0 <= count <= MAX_POSTED:
         return None
-    primary = post.get(f"{PREFIX}-primary", "")
+    primary = post.get(f"{CONTACTS_PREFIX}-primary", "")
     items = [
         ContactItem(
-            card_read(post.get(f"{PREFIX}-{index}-card", ""), portal_id=portal_id, user_id=user_id),
+            card_read(post.get(f"{CONTACTS_PREFIX}-{index}-card", ""), portal_id=portal_id, user_id=user_id),
             primary=primary == str(index),
         )
         for index in range(count)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from widgets.common.text import when_of
 from widgets.contacts.editor import contacts_dirty, loaded_items
 from widgets.contacts.state import ContactCard, ContactItem, ContactsState, card_sign, contacts_sign
-from widgets.products.present import when_of
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ContactRow:
 
 
 @dataclass(frozen=True)
-class Found:
+class ContactHit:
     token: str
     card: ContactCard
     linked: bool  # already one of the deal's contacts in the editor
@@ -48,7 +48,7 @@ class Found:
 @dataclass
 class ContactResults:
     q: str
-    hits: list[Found] = field(default_factory=list)
+    hits: list[ContactHit] = field(default_factory=list)
     error: bool = False
     session: bool = False
     whole_number: bool = False
@@ -84,7 +84,7 @@ class ContactsView:
     new_data: dict[str, str] = field(default_factory=dict)  # the new contact's fields as typed
     new_errors: dict[str, str] = field(default_factory=dict)
     new_open: bool = False
-    duplicates: list[Found] = field(default_factory=list)
+    duplicates: list[ContactHit] = field(default_factory=list)
     results: ContactResults | None = None
     status: str = ""
     status_tone: str = "ok"

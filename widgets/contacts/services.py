@@ -34,10 +34,15 @@ from b24app.errors import (
 )
 from b24app.models import Portal, UserToken
 from b24app.oauth import UserTokens
+from widgets.common.guard import GuardUnavailable, modified_window
+from widgets.common.readonly import readonly_remember
 from widgets.contacts.batch import (
     MAX_LINK_CHECKS,
+    bindings_from,
+    cards_from_slots,
     cards_in,
     check_commands,
+    contact_items,
     created_ids,
     creation_requests,
     duplicate_commands,
@@ -48,8 +53,6 @@ from widgets.contacts.batch import (
 )
 from widgets.contacts.forms import email_normalise, phone_normalise
 from widgets.contacts.state import ContactCard, ContactItem, ContactsState
-from widgets.products.batch import GuardUnavailable, bindings_from, cards_from_slots, contact_items, modified_window
-from widgets.products.services import readonly_remember
 
 log = logging.getLogger(__name__)
 _CONTACT_IN_ERROR = re.compile(r"#(\d+)")
@@ -60,12 +63,12 @@ _LETTERS = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
-class Found:
+class ContactMatches:
     cards: list[ContactCard]
     whole_number: bool = False  # the text looked like part of a phone number or an e-mail: say they are found whole
 
 
-def contact_search(*, user_token: UserToken, query: str) -> Found:
+def contact_search(*, user_token: UserToken, query: str) -> ContactMatches:
     """Contacts whose first or last name contains `query`, or whose phone or e-mail is `query`: one request."""
     text = query.strip()
     keep = None
@@ -79,13 +82,13 @@ def contact_search(*, user_token: UserToken, query: str) -> Found:
         else:
             commands = search_commands(name=text)
     except forms.ValidationError:
-        return Found([], whole_number=True)
+        return ContactMatches([], whole_number=True)
     client = B24Client(UserTokens(user_token), max_retries=1)
     outcome = client.batch(commands)
     if len(outcome.errors) == len(commands):
         raise next(iter(outcome.errors.values()))
     # PHONE/EMAIL filters match values that start with the text: keep the contacts that have it.
-    return Found(cards_in(outcome.results, list(commands), keep=keep))
+    return ContactMatches(cards_in(outcome.results, list(commands), keep=keep))
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 
 from django.core import signing
 
-from widgets.products.signing import StateInvalid
-from widgets.products.state import int_of
+from widgets.common.auth import StateInvalid
+from widgets.common.money import int_of
 
 CARD_SALT = "dealdesk.tab.contact"
 CONTACTS_SALT = "dealdesk.tab.contacts"

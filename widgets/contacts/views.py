@@ -16,14 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from b24app import trust
 from b24app.models import Portal
-from widgets.common.auth import WidgetRequest, widget_view
+from widgets.common.auth import StateInvalid, WidgetRequest, widget_view
 from widgets.common.freshness import Freshness, poll_seconds
 from widgets.contacts.actions import ContactsOutcome, contact_results, contacts_post
 from widgets.contacts.forms import ContactSearchForm, contacts_input
 from widgets.products.editor import drafts_of
-from widgets.products.present import editor_view, page_context
+from widgets.products.present import products_view, tab_page_context
 from widgets.products.services import deal_tab_load
-from widgets.products.signing import StateInvalid, state_read
+from widgets.products.signing import state_read
 from widgets.products.views import TEMPLATE, htmx, in_widget_language, page_of, placement_url, version_now
 
 
@@ -69,8 +69,8 @@ def _whole_page(request: WidgetRequest, deal_id: int, outcome: ContactsOutcome) 
     editor = None
     if state is not None:
         mode = "readonly" if outcome.view.mode == "readonly" else "edit"
-        editor = editor_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
-    context = page_context(
+        editor = products_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
+    context = tab_page_context(
         deal_id=deal_id,
         widget_token=request.widget_token,
         lang=request.widget.lang,

@@ -89,7 +89,7 @@ def catalog_commands() -> dict[str, Command]:
     }
 
 
-def cache_key(kind: str, portal: Portal, user_id: int | None = None) -> str:
+def catalog_key(kind: str, portal: Portal, user_id: int | None = None) -> str:
     return f"layout:{kind}:{portal.pk}" + (f":{user_id}" if user_id is not None else "")
 
 
@@ -98,21 +98,21 @@ def user_name_remember(portal: Portal, user: Any) -> str:
         return ""
     name = " ".join(str(user.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
     name = name or str(user.get("EMAIL") or "") or f"User {user['ID']}"
-    cache.set(cache_key("name", portal, int(user["ID"])), name[:200], NAME_TTL)
+    cache.set(catalog_key("name", portal, int(user["ID"])), name[:200], NAME_TTL)
     return name
 
 
 def user_name(portal: Portal, user_id: int) -> str:
-    return str(cache.get(cache_key("name", portal, user_id)) or f"User #{user_id}")
+    return str(cache.get(catalog_key("name", portal, user_id)) or f"User #{user_id}")
 
 
 def catalog_cached(portal: Portal) -> Catalog | None:
-    cached = cache.get(cache_key("catalog", portal))
+    cached = cache.get(catalog_key("catalog", portal))
     return cached if isinstance(cached, Catalog) else None
 
 
 def catalog_remember(portal: Portal, catalog: Catalog) -> None:
-    cache.set(cache_key("catalog", portal), catalog, CATALOG_TTL)
+    cache.set(catalog_key("catalog", portal), catalog, CATALOG_TTL)
 
 
 # Valid on a card, but left out of the palette: covered by a card pseudo-field (amount and

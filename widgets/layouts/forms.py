@@ -144,7 +144,7 @@ class ImportForm(TargetForm):
         return str(self.cleaned_data.get("text") or "")
 
 
-class VersionForm(forms.Form):
+class LayoutVersionForm(forms.Form):
     version = forms.IntegerField(min_value=1, max_value=2**63 - 1)
 
 

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from b24app.models import Portal
-from widgets.layouts.catalog import cache_key, user_name_remember
+from widgets.layouts.catalog import catalog_key, user_name_remember
 from widgets.layouts.services import ALLOWED_SETTING, AdminContext, layout_admin_extra_ids, layout_read
 
 
@@ -45,7 +45,7 @@ def layout_access_change(*, portal: Portal, add: int | None = None, remove: int 
             ids.append(add)
         if remove is not None and remove in ids:
             ids.remove(remove)
-            cache.delete(cache_key("admin", portal, remove))
+            cache.delete(catalog_key("admin", portal, remove))
         row.settings = {**(row.settings or {}), ALLOWED_SETTING: ids}
         row.save(update_fields=["settings", "updated_at"])
     portal.settings = row.settings

@@ -161,7 +161,7 @@ class SectionRow:
 
 
 @dataclass(frozen=True)
-class EditorView:
+class LayoutEditorView:
     target: Target
     layout: Layout
     layout_json: str
@@ -188,7 +188,7 @@ class EditorView:
 _GROUPS = (("card", "Card blocks"), ("deal", "Deal fields"), ("custom", "Custom fields"))
 
 
-def editor_view(
+def layout_editor_view(
     *,
     catalog: Catalog,
     target: Target,
@@ -196,7 +196,7 @@ def editor_view(
     mode: str = "edit",
     baseline: str | None = None,
     **extra: Any,
-) -> EditorView:
+) -> LayoutEditorView:
     problems = layout_problems(layout, known_fields=catalog.known)
     known = catalog.known
     sections = [
@@ -228,7 +228,7 @@ def editor_view(
     ]
     copy_choices = [(f.id, f.name) for f in catalog.funnels if f.id != target.category_id]
     layout_json = layout_json_text(layout)
-    return EditorView(
+    return LayoutEditorView(
         target=target,
         layout=layout,
         layout_json=layout_json,
@@ -274,13 +274,13 @@ def _offered(info: FieldInfo, placed: set[str]) -> bool:
     return info.name not in placed and not info.deprecated and info.name not in PALETTE_HIDDEN
 
 
-def page_context(
-    request: WidgetRequest, *, ws: Workspace, editor: EditorView | None = None, **extra: Any
+def layout_page_context(
+    request: WidgetRequest, *, ws: Workspace, editor: LayoutEditorView | None = None, **extra: Any
 ) -> dict[str, Any]:
     """Everything the page (or its workspace partial) shows for one funnel's layout."""
     portal, target = request.portal, ws.target
     message = extra.pop("message", "")
-    editor = editor or editor_view(
+    editor = editor or layout_editor_view(
         catalog=ws.catalog, target=target, layout=ws.layout, message=message, notice=ws.notice
     )
     versions = layout_versions(portal=portal, target=target)
@@ -314,12 +314,12 @@ def render_workspace(request: WidgetRequest, context: dict[str, Any], *, status:
 # --- the editor's own state, posted with every button ----------------------------------------------------
 
 
-def render_editor(request: WidgetRequest, catalog: Catalog, editor: EditorView) -> HttpResponse:
+def render_editor(request: WidgetRequest, catalog: Catalog, editor: LayoutEditorView) -> HttpResponse:
     if is_htmx(request):
         context = {"editor": editor, "widget_token": request.widget_token, "target": editor.target}
         return render(request, PAGE + "#editor", context)
     ws = Workspace(catalog, editor.target, editor.layout, saved=False)
-    return render(request, PAGE, page_context(request, ws=ws, editor=editor))
+    return render(request, PAGE, layout_page_context(request, ws=ws, editor=editor))
 
 
 EditorState = tuple[EditorForm, Target, Layout]
@@ -340,7 +340,7 @@ def editor_state(request: WidgetRequest, catalog: Catalog, form: EditorForm) -> 
         return form, target, layout
     error = next(str(e) for errors in form.errors.values() for e in errors)
     layout = sections_retitle(layout, form.titles())
-    editor = editor_view(
+    editor = layout_editor_view(
         catalog=catalog,
         target=target,
         layout=layout,
@@ -360,7 +360,7 @@ def editor_failure(request: WidgetRequest, message: str) -> HttpResponse:
     target = form.target(catalog.default_funnel.id)
     layout = sections_retitle(form.cleaned_data["layout"], form.titles())
     action = request.POST.get("action", "")
-    editor = editor_view(
+    editor = layout_editor_view(
         catalog=catalog,
         target=target,
         layout=layout,

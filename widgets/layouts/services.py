@@ -35,10 +35,10 @@ from widgets.common.placement import PlacementPost, PlacementRefused, user_token
 from widgets.layouts.catalog import (
     Catalog,
     Funnel,
-    cache_key,
     catalog_cached,
     catalog_commands,
     catalog_from_api,
+    catalog_key,
     catalog_remember,
     user_name,
     user_name_remember,
@@ -85,14 +85,14 @@ def layout_admin_extra_ids(*, portal: Portal) -> list[int]:
 
 
 def _admin_fresh(portal: Portal, user_id: int) -> bool:
-    return cache.get(cache_key("admin", portal, user_id)) is True
+    return cache.get(catalog_key("admin", portal, user_id)) is True
 
 
 def _admin_answer(portal: Portal, user_id: int, answer: Any) -> None:
     if answer is True:
-        cache.set(cache_key("admin", portal, user_id), True, ADMIN_TTL)
+        cache.set(catalog_key("admin", portal, user_id), True, ADMIN_TTL)
         return
-    cache.delete(cache_key("admin", portal, user_id))
+    cache.delete(catalog_key("admin", portal, user_id))
     raise NotLayoutAdmin(f"user {user_id} is not an administrator")
 
 
@@ -228,12 +228,12 @@ def workspace_from_reads(*, ctx: AdminContext, target: Target) -> Workspace:
 
 
 @dataclass(frozen=True)
-class Opened:
+class AdminOpened:
     user_token: UserToken
     workspace: Workspace
 
 
-def layout_admin_open(*, post: PlacementPost, portal: Portal) -> Opened:
+def layout_admin_open(*, post: PlacementPost, portal: Portal) -> AdminOpened:
     """The DEFAULT placement POST: verify AUTH_ID against the STORED endpoint, admit, read, in one batch."""
     client = B24Client(OneOffTokens(post.auth_id, portal.client_endpoint, portal.member_id), max_retries=1)
     commands: dict[str, Command] = {
@@ -257,7 +257,7 @@ def layout_admin_open(*, post: PlacementPost, portal: Portal) -> Opened:
     catalog_remember(portal, catalog)
     ctx = AdminContext(portal=portal, user_id=user_id, client=client, catalog=catalog, reads=result)
     target = Target(catalog.default_funnel.id)
-    return Opened(token, workspace_from_reads(ctx=ctx, target=target))
+    return AdminOpened(token, workspace_from_reads(ctx=ctx, target=target))
 
 
 # --- versions ----------------------------------------------------------------------------------------

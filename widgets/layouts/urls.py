@@ -8,15 +8,15 @@ from widgets.layouts import views as layout_views
 from widgets.layouts import views_history as layout_views_history
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", layout_views.layout_home, name="layout_home"),
-    path("layout/", layout_views.layout_page, name="layout_page"),
-    path("layout/edit/", layout_views.layout_edit, name="layout_edit"),
-    path("layout/save/", layout_views.layout_save, name="layout_save"),
-    path("layout/copy/", layout_views.layout_copy, name="layout_copy"),
-    path("layout/import/", layout_views.layout_import, name="layout_import"),
-    path("layout/export/", layout_views_history.layout_export, name="layout_export"),
-    path("layout/diff/", layout_views_history.layout_diff_view, name="layout_diff"),
-    path("layout/rollback/", layout_views_history.layout_rollback, name="layout_rollback"),
-    path("layout/people/", layout_views_history.layout_users, name="layout_users"),
-    path("layout/access/", layout_views_history.layout_access, name="layout_access"),
+    path("", layout_views.home, name="layout_home"),
+    path("layout/", layout_views.page, name="layout_page"),
+    path("layout/edit/", layout_views.edit, name="layout_edit"),
+    path("layout/save/", layout_views.save, name="layout_save"),
+    path("layout/copy/", layout_views.copy, name="layout_copy"),
+    path("layout/import/", layout_views.import_json, name="layout_import"),
+    path("layout/export/", layout_views_history.export_json, name="layout_export"),
+    path("layout/diff/", layout_views_history.diff, name="layout_diff"),
+    path("layout/rollback/", layout_views_history.rollback, name="layout_rollback"),
+    path("layout/people/", layout_views_history.users, name="layout_users"),
+    path("layout/access/", layout_views_history.access, name="layout_access"),
 ]

@@ -37,10 +37,10 @@ from widgets.layouts.present import (
     edit_focus,
     editor_failure,
     editor_state,
-    editor_view,
     is_htmx,
+    layout_editor_view,
     layout_endpoint,
-    page_context,
+    layout_page_context,
     refused,
     render_editor,
     render_workspace,
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 @csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
 @require_http_methods(["GET", "POST"])
-def layout_home(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest) -> HttpResponse:
     """GET: the landing page. POST from the portal's app menu: the layout page, for admins."""
     if request.method == "GET":
         return b24app_views.home(request)
@@ -88,7 +88,7 @@ def layout_home(request: HttpRequest) -> HttpResponse:
     widget = cast(WidgetRequest, request)
     widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token
     widget.widget_token = widget_token_mint(identity=identity)
-    response = render(request, PAGE, page_context(widget, ws=opened.workspace))
+    response = render(request, PAGE, layout_page_context(widget, ws=opened.workspace))
     response[HEADER] = widget.widget_token
     return frame_for_portal(response, portal)
 
@@ -96,7 +96,7 @@ def layout_home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @widget_view("admin")
 @layout_endpoint()
-def layout_page(request: WidgetRequest) -> HttpResponse:
+def page(request: WidgetRequest) -> HttpResponse:
     """One funnel's layout (everyone's, or one person's), freshly read from Bitrix24."""
     form = TargetForm(request.GET)
     if not form.is_valid():
@@ -104,14 +104,14 @@ def layout_page(request: WidgetRequest) -> HttpResponse:
     cached = catalog_cached(request.portal)
     target = form.target(cached.default_funnel.id if cached else 0)
     ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
-    return render_workspace(request, page_context(request, ws=ws))
+    return render_workspace(request, layout_page_context(request, ws=ws))
 
 
 @csrf_exempt
 @require_POST
 @widget_view("admin")
 @layout_endpoint(editor_failure)
-def layout_edit(request: WidgetRequest) -> HttpResponse:
+def edit(request: WidgetRequest) -> HttpResponse:
     """One editor button: add, remove, move, rename, drag and drop, preview. Nothing is sent."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     state = editor_state(request, ctx.catalog, EditorForm(request.POST))
@@ -124,7 +124,7 @@ def layout_edit(request: WidgetRequest) -> HttpResponse:
         layout, message = layout_edit_apply(before, edit, known=ctx.catalog.known, label=ctx.catalog.label)
     except LayoutOpError as exc:
         error = str(exc)
-    editor = editor_view(
+    editor = layout_editor_view(
         catalog=ctx.catalog,
         target=target,
         layout=layout,
@@ -143,7 +143,7 @@ def layout_edit(request: WidgetRequest) -> HttpResponse:
 @require_POST
 @widget_view("admin")
 @layout_endpoint(editor_failure)
-def layout_save(request: WidgetRequest) -> HttpResponse:
+def save(request: WidgetRequest) -> HttpResponse:
     """Save, Save for everyone (forceCommonScopeForAll) or Reset: told apart by the button."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     state = editor_state(request, ctx.catalog, SaveForm(request.POST))
@@ -156,12 +156,12 @@ def layout_save(request: WidgetRequest) -> HttpResponse:
         services.layout_reset(ctx=ctx, target=target)
         if target.personal:  # they see the common layout again: show that one, as it is now
             ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
-            return render_workspace(request, page_context(request, ws=ws, message=PERSONAL_REMOVED))
+            return render_workspace(request, layout_page_context(request, ws=ws, message=PERSONAL_REMOVED))
         ws = Workspace(ctx.catalog, target, layout_default(), saved=False)
-        return render_workspace(request, page_context(request, ws=ws, message=RESET_DONE))
+        return render_workspace(request, layout_page_context(request, ws=ws, message=RESET_DONE))
     if layout_problems(layout, known_fields=ctx.catalog.known) or (action == "everyone" and target.personal):
         baseline = form.cleaned_data.get("baseline") or ""
-        editor = editor_view(
+        editor = layout_editor_view(
             catalog=ctx.catalog, target=target, layout=layout, origin=origin, baseline=baseline, error=NOT_SENT
         )
         return render_editor(request, ctx.catalog, editor)
@@ -170,7 +170,7 @@ def layout_save(request: WidgetRequest) -> HttpResponse:
     )
     version = services.layout_save(ctx=ctx, target=target, layout=layout, note=note, for_everyone=action == "everyone")
     ws = Workspace(ctx.catalog, target, layout, saved=True)
-    return render_workspace(request, page_context(request, ws=ws, message=saved_message(version.number, action)))
+    return render_workspace(request, layout_page_context(request, ws=ws, message=saved_message(version.number, action)))
 
 
 PERSONAL_REMOVED = "The personal layout is removed. The previous one stays in the history below."
@@ -188,7 +188,7 @@ def saved_message(number: int, action: str) -> str:
 @require_POST
 @widget_view("admin")
 @layout_endpoint(editor_failure)
-def layout_copy(request: WidgetRequest) -> HttpResponse:
+def copy(request: WidgetRequest) -> HttpResponse:
     """The layout in the editor to the common layout of the funnels ticked: one batch."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     choices = [(f.id, f.name) for f in ctx.catalog.funnels]
@@ -201,13 +201,13 @@ def layout_copy(request: WidgetRequest) -> HttpResponse:
     assert source is not None  # editor_state checked the funnel
     if layout_problems(layout, known_fields=ctx.catalog.known):
         return render_editor(
-            request, ctx.catalog, editor_view(catalog=ctx.catalog, target=target, layout=layout, error=NOT_SENT)
+            request, ctx.catalog, layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, error=NOT_SENT)
         )
     result = services.layout_copy(ctx=ctx, source=source, layout=layout, funnel_ids=form.cleaned_data["funnels"])
     names = ", ".join(f.name for f in result.copied)
     message = f"Copied to {names}. Each funnel keeps its previous layout in its history." if names else ""
     error = f"Bitrix24 refused the copy to {', '.join(f.name for f in result.failed)}." if result.failed else ""
-    editor = editor_view(catalog=ctx.catalog, target=target, layout=layout, message=message, error=error)
+    editor = layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, message=message, error=error)
     return render_editor(request, ctx.catalog, editor)
 
 
@@ -215,7 +215,7 @@ def layout_copy(request: WidgetRequest) -> HttpResponse:
 @require_POST
 @widget_view("admin")
 @layout_endpoint()
-def layout_import(request: WidgetRequest) -> HttpResponse:
+def import_json(request: WidgetRequest) -> HttpResponse:
     """A JSON layout (pasted or a file), validated in full; it lands in the editor, unsent."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     form = ImportForm(request.POST, request.FILES)
@@ -232,11 +232,11 @@ def layout_import(request: WidgetRequest) -> HttpResponse:
     message = (
         f"Imported {count} section{'s' if count != 1 else ''}. Check the layout, then Save to send it to Bitrix24."
     )
-    editor = editor_view(
+    editor = layout_editor_view(
         catalog=ctx.catalog, target=target, layout=layout, origin="imported", baseline="", message=message
     )
     response = render_workspace(
-        request, page_context(request, ws=Workspace(ctx.catalog, target, layout, saved=False), editor=editor)
+        request, layout_page_context(request, ws=Workspace(ctx.catalog, target, layout, saved=False), editor=editor)
     )
     # The import form targets itself (#import) so that its errors show there; success is bigger.
     return reswap(retarget(response, "#workspace"), "outerHTML") if is_htmx(request) else response

@@ -16,13 +16,13 @@ from widgets.common.auth import WidgetRequest, widget_view
 from widgets.layouts import people as layout_people
 from widgets.layouts import services
 from widgets.layouts.diff import layout_diff
-from widgets.layouts.forms import AccessForm, DiffForm, ExportForm, UserSearchForm, VersionForm
+from widgets.layouts.forms import AccessForm, DiffForm, ExportForm, LayoutVersionForm, UserSearchForm
 from widgets.layouts.present import (
     PAGE,
     access_list,
     is_htmx,
     layout_endpoint,
-    page_context,
+    layout_page_context,
     render_workspace,
     workspace_failure,
 )
@@ -41,10 +41,10 @@ def read_params(request: HttpRequest) -> QueryDict:
 @require_POST
 @widget_view("admin")
 @layout_endpoint()
-def layout_rollback(request: WidgetRequest) -> HttpResponse:
+def rollback(request: WidgetRequest) -> HttpResponse:
     """Send an earlier version again; the rollback is a version of its own."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    form = VersionForm(request.POST)
+    form = LayoutVersionForm(request.POST)
     if not form.is_valid():
         return workspace_failure(request, "Pick a version from the history to roll back to.")
     try:
@@ -55,14 +55,14 @@ def layout_rollback(request: WidgetRequest) -> HttpResponse:
     target, layout = version_target(version), version_layout(version)
     ws = Workspace(ctx.catalog, target, layout, saved=version.layout is not None)
     message = f"Rolled back: version {version.number} restores {version.note.removeprefix('rolled back to ')}."
-    return render_workspace(request, page_context(request, ws=ws, message=message))
+    return render_workspace(request, layout_page_context(request, ws=ws, message=message))
 
 
 @csrf_exempt  # a read; POST only so that a plain form carries the widget token in its body
 @require_http_methods(["GET", "POST"])
 @widget_view("admin")
 @layout_endpoint()
-def layout_diff_view(request: WidgetRequest) -> HttpResponse:
+def diff(request: WidgetRequest) -> HttpResponse:
     """What changed between two versions, as a list of sentences."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     form = DiffForm(read_params(request))
@@ -77,14 +77,14 @@ def layout_diff_view(request: WidgetRequest) -> HttpResponse:
     ws = services.layout_workspace_load(
         portal=request.portal, user_token=request.user_token, target=version_target(new)
     )
-    return render(request, PAGE, page_context(request, ws=ws, diff=diff))
+    return render(request, PAGE, layout_page_context(request, ws=ws, diff=diff))
 
 
 @csrf_exempt  # a read; the page's Export is a POST form so the widget token stays out of the URL
 @require_http_methods(["GET", "POST"])
 @widget_view("admin")
 @layout_endpoint()
-def layout_export(request: WidgetRequest) -> HttpResponse:
+def export_json(request: WidgetRequest) -> HttpResponse:
     """A JSON file of the saved layout (or of one version): a download, changes nothing."""
     form = ExportForm(read_params(request))
     if not form.is_valid():
@@ -128,7 +128,7 @@ def export_payload(target: Target, funnel_name: str, data: list[dict[str, Any]])
 @require_http_methods(["GET", "POST"])
 @widget_view("admin")
 @layout_endpoint()
-def layout_users(request: WidgetRequest) -> HttpResponse:
+def users(request: WidgetRequest) -> HttpResponse:
     """People found by name (user.get FIND), for a personal layout or for access to this page."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     form = UserSearchForm(read_params(request))
@@ -139,14 +139,14 @@ def layout_users(request: WidgetRequest) -> HttpResponse:
     if is_htmx(request):
         return render(request, PAGE + "#people_found", {**context, "widget_token": request.widget_token})
     ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
-    return render(request, PAGE, {**page_context(request, ws=ws), **context})
+    return render(request, PAGE, {**layout_page_context(request, ws=ws), **context})
 
 
 @csrf_exempt
 @require_POST
 @widget_view("admin")
 @layout_endpoint()
-def layout_access(request: WidgetRequest) -> HttpResponse:
+def access(request: WidgetRequest) -> HttpResponse:
     """Who besides portal administrators may use this page; only administrators change it."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     # https://apidocs.bitrix24.com/api-reference/common/users/user-admin.html: asked every time,
@@ -164,4 +164,4 @@ def layout_access(request: WidgetRequest) -> HttpResponse:
         context = {"access": access_list(request), "access_message": message, "target": target}
         return render(request, PAGE + "#people", {**context, "widget_token": request.widget_token})
     ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
-    return render(request, PAGE, page_context(request, ws=ws, access_message=message))
+    return render(request, PAGE, layout_page_context(request, ws=ws, access_message=message))

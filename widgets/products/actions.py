@@ -10,20 +10,21 @@ from django.utils.translation import gettext as _
 
 from b24app.models import Portal, UserToken
 from widgets.common import pricing
+from widgets.common.text import not_applied_message, session_ended, unchecked_message, unconfirmed_message
 from widgets.products.editor import drafts_of, editor_apply, too_many
 from widgets.products.forms import EditorInput, RowDraft
-from widgets.products.present import EditorView, conflict_of, editor_view
+from widgets.products.present import ProductsView, conflict_of, products_view
 from widgets.products.services import Saved, deal_products_save, deal_products_undo
 from widgets.products.signing import state_read, state_sign, undo_read, undo_sign
 from widgets.products.state import TabState, WireRow, bases_of
 
-SAVING_ACTIONS = ("save", "overwrite", "undo")
+ROWS_SAVING = ("save", "overwrite", "undo")
 
 
 @dataclass
 class Outcome:
     state: TabState
-    editor: EditorView
+    editor: ProductsView
     recalc: bool = False  # only the computed cells changed
     current: TabState | None = None  # the deal as Bitrix24 has it now, when not `state` (a conflict)
 
@@ -39,13 +40,15 @@ def editor_post(*, portal: Portal, user_token: UserToken, deal_id: int, posted: 
     undo_token = controls["undo"] or ""
     if name == "cancel":
         drafts = drafts_of(state.rows, state.deal.currency)
-        view = editor_view(state=state, drafts=drafts, undo=undo, undo_token=undo_token, status=_("Changes discarded."))
+        view = products_view(
+            state=state, drafts=drafts, undo=undo, undo_token=undo_token, status=_("Changes discarded.")
+        )
         return Outcome(state, view)
     if name == "keep_theirs" and theirs is not None:
         status = _("You now see the products as they are saved in Bitrix24.")
         drafts = drafts_of(theirs.rows, theirs.deal.currency)
-        return Outcome(theirs, editor_view(state=theirs, drafts=drafts, status=status))
-    if name in SAVING_ACTIONS:
+        return Outcome(theirs, products_view(state=theirs, drafts=drafts, status=status))
+    if name in ROWS_SAVING:
         return _saving(name, portal=portal, user_token=user_token, posted=posted, state=state, undo=undo, theirs=theirs)
     edited = editor_apply(
         name=name,
@@ -57,7 +60,7 @@ def editor_post(*, portal: Portal, user_token: UserToken, deal_id: int, posted: 
         fmt=state.deal.currency,
     )
     error = edited.error or (too_many() if posted.too_many else "")
-    view = editor_view(
+    view = products_view(
         state=state,
         drafts=edited.drafts,
         undo=undo,
@@ -84,13 +87,13 @@ def _saving(
     drafts = posted.drafts
     if name == "undo":
         if not undo:
-            return Outcome(state, editor_view(state=state, drafts=drafts))
+            return Outcome(state, products_view(state=state, drafts=drafts))
         saved = deal_products_undo(portal=portal, user_token=user_token, expected=state, before=undo)
         return _after_save(saved, name=name, state=state, mine=drafts_of(undo, state.deal.currency), undo=undo)
     invalid = any(d.row is None for d in drafts)
     if invalid or posted.too_many or len(drafts) > pricing.MAX_ROWS:
         error = too_many() if posted.too_many else _("Fix the highlighted cells, then save again.")
-        view = editor_view(state=state, drafts=drafts, undo=undo, undo_token=posted.controls.cleaned_data["undo"])
+        view = products_view(state=state, drafts=drafts, undo=undo, undo_token=posted.controls.cleaned_data["undo"])
         view.error, view.status, view.status_tone = error, _("Not saved."), "warn"
         return Outcome(state, view)
     expected = theirs if name == "overwrite" and theirs is not None else state
@@ -98,29 +101,6 @@ def _saving(
     bases = bases_of(state.rows, undo, expected.rows)
     saved = deal_products_save(portal=portal, user_token=user_token, expected=expected, rows=rows, bases=bases)
     return _after_save(saved, name=name, state=state, mine=drafts, undo=undo)
-
-
-def session_ended() -> str:
-    return _("Bitrix24 no longer accepts this tab's sign-in. Close the deal and open it again to continue.")
-
-
-def unchecked_message() -> str:
-    return _(
-        "Bitrix24 sent a change time Deal Desk could not read, so it could not check for changes "
-        "made meanwhile. Nothing was saved: reload the tab and try again."
-    )
-
-
-def not_applied_message() -> str:
-    return _("Bitrix24 did not answer in time. Deal Desk read the deal again: nothing was saved.")
-
-
-def unconfirmed_message() -> str:
-    # Never "nothing was saved": the portal may have applied the write and lost only its answer.
-    return _(
-        "Bitrix24 did not answer in time, so Deal Desk cannot tell whether your changes were saved. "
-        "Reload the tab to see what Bitrix24 holds now."
-    )
 
 
 def _saved_status(state: TabState) -> str:
@@ -137,7 +117,7 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
         next_undo = "" if name == "undo" else undo_sign(deal_id=fresh.deal.id, rows=list(saved.before))
         status = _("The last save was undone.") if name == "undo" else _saved_status(fresh)
         drafts = drafts_of(fresh.rows, fresh.deal.currency)
-        view = editor_view(
+        view = products_view(
             state=fresh, drafts=drafts, undo=saved.before, undo_token=next_undo, status=status, saved=True
         )
         view.amount_changed = fresh.deal.opportunity != state.deal.opportunity
@@ -150,7 +130,7 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
         theirs = saved.state
         rows = [d.row for d in mine if d.row is not None]
         bases = bases_of(state.rows, undo)
-        view = editor_view(state=state, drafts=mine, undo=undo, undo_token=undo_token, mode="conflict")
+        view = products_view(state=state, drafts=mine, undo=undo, undo_token=undo_token, mode="conflict")
         view.theirs_token = state_sign(theirs)
         view.conflict = conflict_of(
             theirs=theirs, mine=rows, bases=bases, changed_by=saved.changed_by, changed_at=saved.changed_at
@@ -160,10 +140,10 @@ def _after_save(saved: Saved, *, name: str, state: TabState, mine: list[RowDraft
         return Outcome(state, view, current=theirs)
     if saved.kind == "refused" and saved.state is not None:
         current = saved.state
-        view = editor_view(state=current, drafts=drafts_of(current.rows, current.deal.currency), mode="readonly")
+        view = products_view(state=current, drafts=drafts_of(current.rows, current.deal.currency), mode="readonly")
         view.status, view.status_tone = _("Not saved: Bitrix24 does not let you change this deal's products."), "warn"
         return Outcome(current, view)
-    view = editor_view(state=state, drafts=mine, undo=undo, undo_token=undo_token, status_tone="warn")
+    view = products_view(state=state, drafts=mine, undo=undo, undo_token=undo_token, status_tone="warn")
     view.status = _("Not saved.")
     if saved.kind == "gone":
         view.error = _("This deal no longer exists in Bitrix24.")

@@ -8,18 +8,14 @@ list, which crm.contact.get refuses as an invalid id; those errors only mean "no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from b24app.client import BatchResult, Command
+from b24app.client import Command
+from widgets.common.guard import modified_window
+from widgets.common.money import decimal_of, int_of
 from widgets.common.refdata import RefData
-from widgets.contacts.state import ContactCard, ContactItem
-from widgets.products.state import DealSnapshot, WireRow, decimal_of, int_of
-
-CONTACT_SLOTS = 10  # contact details fetched inside the opening batch; more cost a second request
-MORE_CONTACTS_LIMIT = 50  # one crm.contact.list page
-CONTACT_SELECT = ["ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL"]
+from widgets.contacts.batch import CONTACT_SLOTS
+from widgets.products.state import DealSnapshot, WireRow
 
 
 def deal_commands(deal_id: int) -> dict[str, Command]:
@@ -47,56 +43,6 @@ def open_commands(*, deal_id: int, with_user: bool, ref: dict[str, Command]) -> 
         commands[f"c{slot}"] = ("crm.contact.get", {"id": f"$result[bindings][{slot}][CONTACT_ID]"})
     commands.update(ref)
     return commands
-
-
-def more_contacts_command(contact_ids: list[int]) -> Command:
-    # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-list.html
-    return ("crm.contact.list", {"filter": {"@ID": contact_ids[:MORE_CONTACTS_LIMIT]}, "select": CONTACT_SELECT})
-
-
-@dataclass(frozen=True)
-class Binding:
-    contact_id: int
-    primary: bool
-    sort: int = 0
-
-
-def bindings_from(raw: Any) -> list[Binding]:
-    """crm.deal.contact.items.get's answer (JSON numbers, deals-api-spec.md §7.4), in its order."""
-    bindings: list[Binding] = []
-    for item in raw if isinstance(raw, list) else []:
-        contact_id = int_of(item.get("CONTACT_ID")) if isinstance(item, dict) else None
-        if contact_id and all(b.contact_id != contact_id for b in bindings):
-            primary = str(item.get("IS_PRIMARY") or "N").upper() == "Y"
-            bindings.append(Binding(contact_id, primary, int_of(item.get("SORT")) or 0))
-    return bindings
-
-
-def bindings_of(outcome: BatchResult, key: str = "bindings") -> list[Binding]:
-    return [] if key in outcome.errors else bindings_from(outcome.results.get(key))
-
-
-def cards_from_slots(outcome: BatchResult, bindings: list[Binding], prefix: str = "c") -> dict[int, ContactCard]:
-    """The contacts read through $result references, by id; a refused slot is simply missing."""
-    cards = {}
-    for slot, binding in enumerate(bindings[:CONTACT_SLOTS]):
-        key = f"{prefix}{slot}"
-        card = None if key in outcome.errors else ContactCard.from_api(outcome.results.get(key))
-        if card is not None and card.id == binding.contact_id:
-            cards[card.id] = card
-    return cards
-
-
-def cards_from_list(result: Any) -> dict[int, ContactCard]:
-    found = (ContactCard.from_api(item) for item in (result if isinstance(result, list) else []))
-    return {card.id: card for card in found if card is not None}
-
-
-def contact_items(bindings: list[Binding], cards: dict[int, ContactCard]) -> tuple[ContactItem, ...]:
-    """Every binding, in order; one whose contact this user may not read keeps its place, unnamed."""
-    return tuple(
-        ContactItem(cards.get(b.contact_id) or ContactCard.unseen(b.contact_id), b.primary, b.sort) for b in bindings
-    )
 
 
 def rows_of(result: Any) -> list[WireRow]:
@@ -131,32 +77,6 @@ def snapshot_of(
 # --- saving ----------------------------------------------------------------------------------------
 
 
-class GuardUnavailable(Exception):
-    """DATE_MODIFY could not be read, so no guard can be built: the write must not be sent.
-
-    A guard without its DATE_MODIFY window would find the deal whatever happened to it meanwhile,
-    so the write would go through blind.
-    """
-
-
-def modified_window(date_modify: str) -> dict[str, str]:
-    """A filter matching the deal only while DATE_MODIFY is still the value read.
-
-    DATE_MODIFY comes with whole seconds; the portal may keep finer time, so "unchanged" is "within
-    the second read" rather than an equality that would never hold. Only a full ISO 8601 time
-    with its offset is exact whatever the user's time zone (bitrix24-batch.md, "Ids"): anything
-    else, an empty value included, raises GuardUnavailable.
-    """
-    try:
-        moment = datetime.fromisoformat(date_modify.strip())
-    except (AttributeError, ValueError) as exc:
-        raise GuardUnavailable(f"DATE_MODIFY {date_modify[:40]!r} is not a time") from exc
-    if moment.tzinfo is None or len(date_modify.strip()) < len("2000-01-01T00:00:00"):
-        raise GuardUnavailable(f"DATE_MODIFY {date_modify[:40]!r} has no time of day or offset")
-    later = (moment + timedelta(seconds=1)).isoformat(timespec="seconds")
-    return {">=DATE_MODIFY": moment.isoformat(timespec="seconds"), "<DATE_MODIFY": later}
-
-
 def save_commands(*, deal_id: int, date_modify: str, rows: list[dict[str, Any]]) -> dict[str, Command]:
     """Write the rows only if the deal is still as read, then read back what the portal kept.
 
@@ -176,8 +96,3 @@ def save_commands(*, deal_id: int, date_modify: str, rows: list[dict[str, Any]])
         "set": ("crm.deal.productrows.set", {"id": "$result[guard][0][ID]", "rows": rows_param}),
         **deal_commands(deal_id),
     }
-
-
-def guard_passed(outcome: BatchResult) -> bool:
-    found = outcome.results.get("guard")
-    return "guard" not in outcome.errors and isinstance(found, list) and len(found) == 1

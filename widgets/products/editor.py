@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from widgets.common import pricing
+from widgets.common.auth import StateInvalid
 from widgets.common.money import CurrencyFormat, plain
 from widgets.common.pricing import RowTerms
 from widgets.products.forms import ROW_FIELDS, RowDraft, row_draft
-from widgets.products.signing import ProductChoice, StateInvalid
+from widgets.products.signing import ProductChoice
 from widgets.products.state import EditorRow, WireRow
 
 PASTE_COLUMNS = ("name", "quantity", "price")
@@ -89,7 +90,7 @@ def new_row(
 
 
 @dataclass
-class Edited:
+class RowsEdited:
     drafts: list[RowDraft]
     focus: int | None = None  # the row whose first input gets the focus
     error: str = ""
@@ -104,38 +105,38 @@ def too_many() -> str:
 
 def editor_apply(
     *, name: str, argument: str, drafts: list[RowDraft], q: str, paste: str, deal_currency: str, fmt: CurrencyFormat
-) -> Edited:
+) -> RowsEdited:
     """Apply one button (or a cell change, "recalc") to the rows."""
     index = int(argument) if argument.isdigit() and int(argument) < len(drafts) else None
     if name in ("add", "add_text", "add_product", "paste") and len(drafts) >= pricing.MAX_ROWS:
-        return Edited(drafts=drafts, error=too_many(), paste_text=paste)
+        return RowsEdited(drafts=drafts, error=too_many(), paste_text=paste)
     if name == "add":
-        return Edited(drafts=[*respelled(drafts, fmt), new_row(fmt=fmt)], focus=len(drafts), added=True)
+        return RowsEdited(drafts=[*respelled(drafts, fmt), new_row(fmt=fmt)], focus=len(drafts), added=True)
     if name == "add_text" and q.strip():
         drafts = [*respelled(drafts, fmt), new_row(fmt=fmt, name=q.strip()[:255])]
-        return Edited(drafts=drafts, focus=len(drafts) - 1, added=True)
+        return RowsEdited(drafts=drafts, focus=len(drafts) - 1, added=True)
     if name == "add_product":
         try:
             product = ProductChoice.read(argument)
         except StateInvalid:
-            return Edited(drafts=drafts)
+            return RowsEdited(drafts=drafts)
         drafts = [*respelled(drafts, fmt), new_row(fmt=fmt, product=product, deal_currency=deal_currency)]
-        return Edited(drafts=drafts, focus=len(drafts) - 1, added=True)
+        return RowsEdited(drafts=drafts, focus=len(drafts) - 1, added=True)
     if name == "delete" and index is not None:
         rest = respelled(drafts[:index] + drafts[index + 1 :], fmt)
-        return Edited(drafts=rest, focus=min(index, len(rest) - 1) if rest else None)
+        return RowsEdited(drafts=rest, focus=min(index, len(rest) - 1) if rest else None)
     if name in ("up", "down") and index is not None:
         target = index - 1 if name == "up" else index + 1
         if 0 <= target < len(drafts):
             drafts = list(drafts)
             drafts[index], drafts[target] = drafts[target], drafts[index]
-            return Edited(drafts=respelled(drafts, fmt), focus=target)
+            return RowsEdited(drafts=respelled(drafts, fmt), focus=target)
     if name == "paste":
         return paste_apply(drafts=respelled(drafts, fmt), text=paste, fmt=fmt)
-    return Edited(drafts=drafts)
+    return RowsEdited(drafts=drafts)
 
 
-def paste_apply(*, drafts: list[RowDraft], text: str, fmt: CurrencyFormat) -> Edited:
+def paste_apply(*, drafts: list[RowDraft], text: str, fmt: CurrencyFormat) -> RowsEdited:
     """Rows pasted from a spreadsheet: one a line, name <TAB> quantity <TAB> price.
 
     Good lines become rows; the others stay in the box with a message each, to be fixed and pasted again.
@@ -169,7 +170,7 @@ def paste_apply(*, drafts: list[RowDraft], text: str, fmt: CurrencyFormat) -> Ed
     if not lines:
         errors.append(_("Paste rows copied from a spreadsheet: product name, quantity and price, one row a line."))
     focus = len(drafts) if added else None
-    return Edited(
+    return RowsEdited(
         drafts=drafts + added, focus=focus, paste_text="\n".join(left), paste_errors=errors, added=bool(added)
     )
 

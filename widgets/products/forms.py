@@ -21,7 +21,7 @@ from widgets.common import pricing
 from widgets.common.pricing import RowTerms
 from widgets.products.state import EditorRow, measure_code_of
 
-PREFIX = "rows"
+ROWS_PREFIX = "rows"
 ROW_FIELDS = (
     "id",
     "product_id",
@@ -256,11 +256,11 @@ def editor_input(post: QueryDict) -> EditorInput | None:
     controls = EditorControls(post)
     if not controls.is_valid():
         return None
-    count_text = post.get(f"{PREFIX}-count", "0")
+    count_text = post.get(f"{ROWS_PREFIX}-count", "0")
     count = int(count_text) if count_text.isascii() and count_text.isdigit() and len(count_text) < 6 else 0
     drafts = []
     for index in range(min(count, ABSOLUTE_MAX_ROWS)):
-        data = {name: post.get(f"{PREFIX}-{index}-{name}", "") for name in ROW_FIELDS}
+        data = {name: post.get(f"{ROWS_PREFIX}-{index}-{name}", "") for name in ROW_FIELDS}
         drafts.append(row_draft(data))
     return EditorInput(controls=controls, drafts=drafts, too_many=count > pricing.MAX_ROWS)
 
@@ -270,7 +270,7 @@ class SearchForm(forms.Form):
     cur = forms.CharField(required=False, max_length=10)  # the deal's currency, to flag other prices
 
 
-class VersionForm(forms.Form):
+class DealVersionForm(forms.Form):
     """A poll of the deal's version (widgets.common.freshness): what the tab knows and what it shows."""
 
     v = forms.IntegerField(min_value=0, max_value=2**62)

@@ -5,7 +5,6 @@ currency says (widgets.common.money); the arithmetic is widgets.common.pricing's
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from widgets.common import pricing
 from widgets.common.money import CurrencyFormat, plain
+from widgets.common.text import when_of
 from widgets.products.forms import RowDraft
 from widgets.products.signing import state_sign
 from widgets.products.state import Bases, EditorRow, TabState, WireRow, bases_of, priced_row, rows_wire
@@ -102,7 +102,7 @@ class Conflict:
 
 
 @dataclass
-class EditorView:
+class ProductsView:
     deal_id: int
     currency: CurrencyFormat
     mode: str  # "edit" | "readonly" | "conflict"
@@ -193,7 +193,7 @@ def is_dirty(drafts: list[RowDraft], state: TabState, bases: Bases) -> bool:
     return rows_wire([r for r in rows if r is not None], bases) != rows_wire(loaded, bases)
 
 
-def editor_view(
+def products_view(
     *,
     state: TabState,
     drafts: list[RowDraft],
@@ -207,7 +207,7 @@ def editor_view(
     paste_text: str = "",
     paste_errors: list[str] | None = None,
     saved: bool = False,
-) -> EditorView:
+) -> ProductsView:
     fmt = state.deal.currency
     bases = bases_of(state.rows, list(undo))
     views = []
@@ -227,7 +227,7 @@ def editor_view(
             )
         )
     valid = [d.row for d in drafts if d.row is not None]
-    view = EditorView(
+    view = ProductsView(
         deal_id=state.deal.id,
         currency=fmt,
         mode=mode,
@@ -271,14 +271,6 @@ def _marked(rows: list[PlainRow], others: list[PlainRow]) -> list[PlainRow]:
     return [replace(row, differs=index >= len(others) or row != others[index]) for index, row in enumerate(rows)]
 
 
-def when_of(iso: str) -> str:
-    """DATE_MODIFY as "14:05" (the portal's offset), or as sent when it is not a timestamp."""
-    try:
-        return datetime.fromisoformat(iso).strftime("%H:%M")
-    except ValueError:
-        return iso
-
-
 # --- the page around the editor ----------------------------------------------------------------------
 
 
@@ -302,13 +294,13 @@ class Results:
         return bool(self.q)
 
 
-def page_context(
+def tab_page_context(
     *,
     deal_id: int,
     widget_token: str,
     lang: str,
     state: TabState | None,
-    editor: EditorView | None,
+    editor: ProductsView | None,
     reauth: bool = False,
     problem: str = "",
     results: Results | None = None,

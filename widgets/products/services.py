@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from b24app.client import B24Client, BatchResult
@@ -32,26 +31,24 @@ from b24app.errors import (
     NotFound,
     OutcomeUnknown,
 )
+from b24app.install import DEAL_TAB_PLACEMENT
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
+from widgets.common.guard import GuardUnavailable, guard_passed
+from widgets.common.money import decimal_of, int_of
 from widgets.common.placement import PlacementPost, PlacementRefused, user_token_store
+from widgets.common.readonly import readonly_remember, readonly_remembered
 from widgets.common.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
-from widgets.contacts.state import ContactsState
-from widgets.products.batch import (
+from widgets.contacts.batch import (
     CONTACT_SLOTS,
-    GuardUnavailable,
     bindings_of,
     cards_from_list,
     cards_from_slots,
     contact_items,
-    deal_commands,
-    guard_passed,
     more_contacts_command,
-    open_commands,
-    rows_of,
-    save_commands,
-    snapshot_of,
 )
+from widgets.contacts.state import ContactsState
+from widgets.products.batch import deal_commands, open_commands, rows_of, save_commands, snapshot_of
 from widgets.products.signing import ProductChoice
 from widgets.products.state import (
     CATALOG_MEASURES,
@@ -61,17 +58,13 @@ from widgets.products.state import (
     TabState,
     WireRow,
     bases_of,
-    decimal_of,
-    int_of,
     rows_match,
     rows_wire,
 )
 
 log = logging.getLogger(__name__)
 
-DEAL_TAB_PLACEMENT = "CRM_DEAL_DETAIL_TAB"
-READ_ONLY_TTL = 10 * 60
-SEARCH_LIMIT = 10
+PRODUCT_SEARCH_LIMIT = 10
 
 
 class TabUnavailable(Exception):
@@ -79,23 +72,6 @@ class TabUnavailable(Exception):
 
 
 # --- read-only memory and deal versions (also used by widgets.common.events) --------------------------
-
-
-def readonly_key(portal_id: int, deal_id: int) -> str:
-    return f"dealdesk:readonly:{portal_id}:{deal_id}"
-
-
-def readonly_remembered(*, portal_id: int, user_id: int, deal_id: int) -> bool:
-    return user_id in (cache.get(readonly_key(portal_id, deal_id)) or ())
-
-
-def readonly_remember(*, portal_id: int, user_id: int, deal_id: int) -> None:
-    users = set(cache.get(readonly_key(portal_id, deal_id)) or ()) | {user_id}
-    cache.set(readonly_key(portal_id, deal_id), sorted(users), READ_ONLY_TTL)
-
-
-def readonly_forget(*, portal_id: int, deal_id: int) -> None:
-    cache.delete(readonly_key(portal_id, deal_id))
 
 
 # --- opening and reloading the tab -------------------------------------------------------------------
@@ -112,7 +88,7 @@ class Loaded:
 
 
 @dataclass(frozen=True)
-class Opened:
+class TabOpened:
     user_id: int
     deal_id: int
     loaded: Loaded
@@ -127,7 +103,7 @@ def deal_id_of(post: PlacementPost) -> int:
     return deal_id
 
 
-def deal_tab_open(*, post: PlacementPost, portal: Portal) -> Opened:
+def deal_tab_open(*, post: PlacementPost, portal: Portal) -> TabOpened:
     """Verify the placement's AUTH_ID against the stored portal and load the tab, in one batch."""
     deal_id = deal_id_of(post)
     # The stored client_endpoint, never DOMAIN from the request: only our portal sees this token.
@@ -147,7 +123,7 @@ def deal_tab_open(*, post: PlacementPost, portal: Portal) -> Opened:
         raise PlacementRefused("user.current answered without an ID")
     user_token_store(portal=portal, user_id=user_id, post=post)
     loaded = _loaded(client, outcome, portal=portal, user_id=user_id, deal_id=deal_id, cached=cached)
-    return Opened(user_id=user_id, deal_id=deal_id, loaded=loaded)
+    return TabOpened(user_id=user_id, deal_id=deal_id, loaded=loaded)
 
 
 def deal_tab_load(*, portal: Portal, user_token: UserToken, deal_id: int) -> Loaded:
@@ -367,7 +343,7 @@ def product_search(*, user_token: UserToken, query: str, measure_names: dict[int
     }
     found = client.call("crm.product.list", params).result
     hits = []
-    for item in (found if isinstance(found, list) else [])[:SEARCH_LIMIT]:
+    for item in (found if isinstance(found, list) else [])[:PRODUCT_SEARCH_LIMIT]:
         if not isinstance(item, dict) or not int_of(item.get("ID")):
             continue
         code = CATALOG_MEASURES.get(int_of(item.get("MEASURE")) or 0)

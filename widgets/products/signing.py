@@ -9,16 +9,13 @@ from decimal import Decimal
 
 from django.core import signing
 
-from widgets.common.money import CurrencyFormat
-from widgets.products.state import DealSnapshot, TabState, WireRow, decimal_of
+from widgets.common.auth import StateInvalid
+from widgets.common.money import CurrencyFormat, decimal_of
+from widgets.products.state import DealSnapshot, TabState, WireRow
 
 STATE_SALT = "dealdesk.tab.state"
 UNDO_SALT = "dealdesk.tab.undo"
 PRODUCT_SALT = "dealdesk.tab.product"
-
-
-class StateInvalid(Exception):
-    """A state, undo or product value that was not signed by us (or for another deal)."""
 
 
 def state_sign(state: TabState) -> str:

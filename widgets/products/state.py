@@ -17,28 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from widgets.common import pricing
-from widgets.common.money import CurrencyFormat
+from widgets.common.money import CurrencyFormat, decimal_of, int_of
 from widgets.common.pricing import PricedRow, RowTerms, UnitPrices
-
-
-def decimal_of(value: Any, default: Decimal = pricing.ZERO) -> Decimal:
-    if value is None or isinstance(value, bool) or value == "":
-        return default
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return default
-    return number if number.is_finite() else default
-
-
-def int_of(value: Any) -> int | None:
-    text = str(value if value is not None else "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
-
 
 # OKEI codes of the units every portal's catalog starts with, by the names people type for them.
 STANDARD_UNITS: dict[str, int] = {

@@ -26,7 +26,15 @@ from django_htmx.http import reswap
 from b24app import trust
 from b24app.errors import AuthorizationLost, B24Error, InvalidToken
 from b24app.models import Portal
-from widgets.common.auth import HEADER, WidgetIdentity, WidgetRequest, frame_for_portal, widget_token_mint, widget_view
+from widgets.common.auth import (
+    HEADER,
+    StateInvalid,
+    WidgetIdentity,
+    WidgetRequest,
+    frame_for_portal,
+    widget_token_mint,
+    widget_view,
+)
 from widgets.common.freshness import (
     TAB_HEADER,
     Freshness,
@@ -48,10 +56,10 @@ from widgets.common.placement import (
 )
 from widgets.contacts.present import ContactsView, contacts_view
 from widgets.contacts.state import contacts_read
-from widgets.products.actions import SAVING_ACTIONS, editor_post
+from widgets.products.actions import ROWS_SAVING, editor_post
 from widgets.products.editor import drafts_of
-from widgets.products.forms import SearchForm, TooManyFields, VersionForm, editor_input, form_data
-from widgets.products.present import Hit, Results, editor_view, page_context
+from widgets.products.forms import DealVersionForm, SearchForm, TooManyFields, editor_input, form_data
+from widgets.products.present import Hit, Results, products_view, tab_page_context
 from widgets.products.services import (
     Loaded,
     TabUnavailable,
@@ -61,7 +69,6 @@ from widgets.products.services import (
     product_search,
     refdata_for,
 )
-from widgets.products.signing import StateInvalid
 
 log = logging.getLogger(__name__)
 TEMPLATE = "widgets/deal_tab.html"
@@ -93,10 +100,10 @@ def _page(
     editor = contacts = None
     if state is not None:
         mode = "readonly" if loaded.read_only else "edit"
-        editor = editor_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
+        editor = products_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
         if loaded.contacts is not None:
             contacts = contacts_view(state=loaded.contacts, mode=mode)
-    context = page_context(
+    context = tab_page_context(
         deal_id=widget.deal_id or 0,
         widget_token=token,
         lang=widget.lang,
@@ -201,7 +208,7 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
         posted = None
     if posted is None:
         return HttpResponseBadRequest("Bad request", content_type="text/plain")
-    with saving(request, deal_id, posted.action[0] in SAVING_ACTIONS) as own:
+    with saving(request, deal_id, posted.action[0] in ROWS_SAVING) as own:
         try:
             outcome = editor_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
         except StateInvalid:
@@ -209,7 +216,7 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
         # Only a save that updated the deal is followed by its ONCRMDEALUPDATE (widgets.common.freshness).
         own.wrote = outcome.editor.saved and outcome.editor.deal_touched
     cstate = posted.controls.cleaned_data.get("cstate") or ""
-    context = page_context(
+    context = tab_page_context(
         deal_id=deal_id,
         widget_token=request.widget_token,
         lang=request.widget.lang,
@@ -297,7 +304,7 @@ def tab_version(request: WidgetRequest, deal_id: int) -> HttpResponse:
     204 when there is nothing new to show; otherwise the notice (or a quiet poller that knows the
     newer version, after the tab's own save came back as an event).
     """
-    form = VersionForm(request.GET)
+    form = DealVersionForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest("Bad request", content_type="text/plain")
     fresh = freshness_check(

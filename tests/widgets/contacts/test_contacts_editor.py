@@ -117,9 +117,9 @@ def test_a_linked_contact_this_user_may_not_read_keeps_its_place() -> None:
 
     from b24app.client import BatchResult
     from b24app.errors import AccessDenied
+    from widgets.contacts.batch import bindings_of, cards_from_slots, contact_items
     from widgets.contacts.present import contacts_view
     from widgets.contacts.state import ContactsState
-    from widgets.products.batch import bindings_of, cards_from_slots, contact_items
 
     answer = BatchResult(
         results={

@@ -169,7 +169,8 @@ def test_a_deal_changed_between_the_check_and_the_write_is_not_written(sandbox: 
     from b24app.client import B24Client
     from b24app.models import UserToken
     from b24app.oauth import UserTokens
-    from widgets.products.batch import deal_commands, guard_passed, save_commands
+    from widgets.common.guard import guard_passed
+    from widgets.products.batch import deal_commands, save_commands
 
     deal_id = deal_of(3)
     open_tab(sandbox, deal_id, user=3)

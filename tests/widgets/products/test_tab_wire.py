@@ -25,7 +25,8 @@ def test_random_rows_saved_over_http_come_back_exactly_as_computed(
     from b24app.client import B24Client
     from b24app.models import UserToken
     from b24app.oauth import UserTokens
-    from widgets.products.batch import deal_commands, guard_passed, save_commands
+    from widgets.common.guard import guard_passed
+    from widgets.products.batch import deal_commands, save_commands
 
     deal_id = deal_of(3)
     token = UserToken.objects.filter(user_id=3).first()

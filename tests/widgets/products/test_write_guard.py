@@ -10,9 +10,10 @@ from tests.conftest import SandboxPortal
 from tests.widgets.contacts.test_contacts_editor import bound, deal_with_contacts
 from tests.widgets.products.test_tab_save import stored_rows
 from tests.widgets.tab_support import calls_since, deal_of, last_call_id, open_tab, shown
+from widgets.common.guard import GuardUnavailable, modified_window
 from widgets.contacts.batch import write_commands
 from widgets.contacts.state import ContactCard, ContactItem
-from widgets.products.batch import GuardUnavailable, modified_window, save_commands
+from widgets.products.batch import save_commands
 
 UNREADABLE = [
     "",
