@@ -36,3 +36,11 @@ def when_of(iso: str) -> str:
         return datetime.fromisoformat(iso).strftime("%H:%M")
     except ValueError:
         return iso
+
+
+def user_name_of(result: object) -> str:
+    """The first user's full name in a user.get answer ("" when there is none)."""
+    users = result if isinstance(result, list) else []
+    if users and isinstance(users[0], dict):
+        return " ".join(str(users[0].get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
+    return ""

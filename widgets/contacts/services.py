@@ -36,6 +36,7 @@ from b24app.models import Portal, UserToken
 from b24app.oauth import UserTokens
 from widgets.common.guard import GuardUnavailable, modified_window
 from widgets.common.readonly import readonly_remember
+from widgets.common.text import user_name_of
 from widgets.contacts.batch import (
     MAX_LINK_CHECKS,
     bindings_from,
@@ -164,7 +165,7 @@ def deal_contacts_save(
         return ContactsSaved("failed")
     theirs = _theirs(check, expected, items)
     if theirs.fingerprint != expected.fingerprint:
-        modifier = "" if "modifier" in check.errors else _user_name(check.results.get("modifier"))
+        modifier = "" if "modifier" in check.errors else user_name_of(check.results.get("modifier"))
         return ContactsSaved("conflict", theirs, changed_by=modifier, changed_at=str(deal.get("DATE_MODIFY") or ""))
     problems = {}
     for slot, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
@@ -343,10 +344,3 @@ def _unseen_message(error: B24Error) -> str:
     if isinstance(error, AccessDenied):
         return _("Bitrix24 does not let you see this contact. Remove it to save.")
     return _("This contact was deleted in Bitrix24, or you may not see it. Remove it to save.")
-
-
-def _user_name(result: object) -> str:
-    users = result if isinstance(result, list) else []
-    if users and isinstance(users[0], dict):
-        return " ".join(str(users[0].get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
-    return ""

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.core.cache import cache
 
-from b24app.client import Command
 from b24app.models import Portal
 from widgets.layouts.schema import PSEUDO_FIELDS
 
@@ -78,15 +77,6 @@ def catalog_from_api(categories: Any, fields: Any) -> Catalog:
         else:
             infos.append(FieldInfo(name, str(spec.get("title") or name), "deal", bool(spec.get("isDeprecated"))))
     return Catalog(funnels=tuple(sorted(funnels, key=lambda f: (not f.is_default, f.id))), fields=tuple(infos))
-
-
-def catalog_commands() -> dict[str, Command]:
-    return {
-        # https://apidocs.bitrix24.com/api-reference/crm/universal/category/crm-category-list.html
-        "categories": ("crm.category.list", {"entityTypeId": DEAL_TYPE}),
-        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-fields.html
-        "fields": ("crm.deal.fields", {}),
-    }
 
 
 def catalog_key(kind: str, portal: Portal, user_id: int | None = None) -> str:

@@ -11,9 +11,9 @@ from typing import Any
 
 from django import forms
 
+from widgets.layouts.batch import Target
 from widgets.layouts.editor import EditRequest
 from widgets.layouts.schema import MAX_JSON_BYTES, MAX_SECTIONS, Layout, LayoutInvalid, layout_json_load, layout_parse
-from widgets.layouts.services import Target
 
 MAX_ID = 2**31 - 1
 MAX_TYPED_TITLE = 1000  # longer than allowed on purpose: the editor says why, instead of cutting

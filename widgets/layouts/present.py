@@ -31,19 +31,13 @@ from b24app.errors import (
     RateLimited,
 )
 from widgets.common.auth import WidgetRequest
+from widgets.layouts.batch import Target
 from widgets.layouts.catalog import PALETTE_HIDDEN, Catalog, FieldInfo, catalog_cached, user_name
 from widgets.layouts.confirm import NotApplied
 from widgets.layouts.editor import sections_retitle
 from widgets.layouts.forms import EditorForm, TargetForm
 from widgets.layouts.schema import Layout, layout_problems, layout_to_api
-from widgets.layouts.services import (
-    NotLayoutAdmin,
-    Target,
-    UnknownTarget,
-    Workspace,
-    layout_admin_extra_ids,
-    layout_versions,
-)
+from widgets.layouts.services import NotLayoutAdmin, UnknownTarget, Workspace, layout_admin_extra_ids, layout_versions
 
 log = logging.getLogger(__name__)
 

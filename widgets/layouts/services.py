@@ -32,11 +32,20 @@ from b24app.events import portal_purged
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
 from widgets.common.placement import PlacementPost, PlacementRefused, user_token_store
+from widgets.layouts.batch import (
+    GET,
+    Target,
+    catalog_commands,
+    copy_commands,
+    open_commands,
+    read_commands,
+    reset_commands,
+    save_commands,
+)
 from widgets.layouts.catalog import (
     Catalog,
     Funnel,
     catalog_cached,
-    catalog_commands,
     catalog_from_api,
     catalog_key,
     catalog_remember,
@@ -44,28 +53,13 @@ from widgets.layouts.catalog import (
     user_name_remember,
 )
 from widgets.layouts.confirm import NOT_FOUND, layout_write_confirm
-from widgets.layouts.schema import (
-    Layout,
-    LayoutInvalid,
-    layout_check,
-    layout_default,
-    layout_parse,
-    layout_to_api,
-)
+from widgets.layouts.schema import Layout, LayoutInvalid, layout_check, layout_default, layout_parse, layout_to_api
 from widgets.models import LayoutVersion
 
 log = logging.getLogger(__name__)
 
 ALLOWED_SETTING = "layout_admin_user_ids"
 ADMIN_TTL = 60
-# https://apidocs.bitrix24.com/api-reference/crm/deals/custom-form/crm-deal-details-configuration-get.html
-GET = "crm.deal.details.configuration.get"
-# .../crm-deal-details-configuration-set.html: optionFlags is an int on write, a string on read
-SET = "crm.deal.details.configuration.set"
-# .../crm-deal-details-configuration-reset.html
-RESET = "crm.deal.details.configuration.reset"
-# .../crm-deal-details-configuration-force-common-scope-for-all.html: deletes personal layouts
-FORCE = "crm.deal.details.configuration.forceCommonScopeForAll"
 
 
 class NotLayoutAdmin(Exception):
@@ -155,23 +149,6 @@ def layout_admin_context(
 
 
 @dataclass(frozen=True)
-class Target:
-    category_id: int
-    scope: str = LayoutVersion.Scope.COMMON
-    user_id: int = 0  # owner of a personal layout; 0 for the common one
-
-    @property
-    def personal(self) -> bool:
-        return self.scope == LayoutVersion.Scope.PERSONAL
-
-    def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"scope": self.scope, "extras": {"dealCategoryId": self.category_id}}
-        if self.personal:
-            params["userId"] = self.user_id
-        return params
-
-
-@dataclass(frozen=True)
 class Workspace:
     catalog: Catalog
     target: Target
@@ -195,11 +172,7 @@ def layout_workspace_load(*, portal: Portal, user_token: UserToken, target: Targ
     cached = catalog_cached(portal)
     if cached is not None and cached.funnel(target.category_id) is None:
         raise UnknownTarget(f"funnel {target.category_id}")  # known to be gone: ask nothing
-    reads: dict[str, Command] = {"layout": (GET, target.params())}
-    if target.personal:
-        reads["common"] = (GET, Target(target.category_id).params())
-        reads["owner"] = ("user.get", {"ID": target.user_id})
-    ctx = layout_admin_context(portal=portal, user_token=user_token, reads=reads)
+    ctx = layout_admin_context(portal=portal, user_token=user_token, reads=read_commands(target))
     return workspace_from_reads(ctx=ctx, target=target)
 
 
@@ -236,15 +209,8 @@ class AdminOpened:
 def layout_admin_open(*, post: PlacementPost, portal: Portal) -> AdminOpened:
     """The DEFAULT placement POST: verify AUTH_ID against the STORED endpoint, admit, read, in one batch."""
     client = B24Client(OneOffTokens(post.auth_id, portal.client_endpoint, portal.member_id), max_retries=1)
-    commands: dict[str, Command] = {
-        # https://apidocs.bitrix24.com/api-reference/user/user-current.html
-        "me": ("user.current", {}),
-        "admin": ("user.admin", {}),
-        **catalog_commands(),
-        "layout": (GET, {"scope": "C"}),  # no extras: the default funnel's layout
-    }
     try:
-        result = client.batch(commands)
+        result = client.batch(open_commands())
         me = result.get("me")
         user_id = int(me["ID"])
     except (InvalidToken, AuthorizationLost, AccessDenied, KeyError, TypeError, ValueError) as exc:
@@ -326,10 +292,7 @@ def layout_save(
 ) -> LayoutVersion:
     data = _checked(ctx, layout)
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
-    commands: dict[str, Command] = {"before": (GET, target.params()), "set": (SET, {**target.params(), "data": data})}
-    if for_everyone:
-        # Everyone sees the common layout from now on: personal layouts of the funnel are deleted.
-        commands["force"] = (FORCE, {"extras": {"dealCategoryId": target.category_id}})
+    commands = save_commands(target=target, data=data, for_everyone=for_everyone)
     try:
         result = ctx.client.batch(commands, halt=True)
     except OutcomeUnknown as exc:
@@ -349,7 +312,7 @@ def layout_save(
 def layout_reset(*, ctx: AdminContext, target: Target, note: str = "reset to the Bitrix24 default") -> LayoutVersion:
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
     try:
-        result = ctx.client.batch({"before": (GET, target.params()), "reset": (RESET, target.params())}, halt=True)
+        result = ctx.client.batch(reset_commands(target), halt=True)
     except OutcomeUnknown as exc:
         _confirm(ctx, target, None, exc)
         with transaction.atomic():
@@ -409,11 +372,7 @@ def layout_copy(*, ctx: AdminContext, source: Funnel, layout: Layout, funnel_ids
     if not funnels:
         return CopyResult([], [])
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
-    commands: dict[str, Command] = {}
-    for funnel in funnels:
-        commands[f"before{funnel.id}"] = (GET, Target(funnel.id).params())
-        commands[f"set{funnel.id}"] = (SET, {**Target(funnel.id).params(), "data": data})
-    result = ctx.client.batch(commands)
+    result = ctx.client.batch(copy_commands(funnel_ids=[f.id for f in funnels], data=data))
     copied, failed = [], []
     for funnel in funnels:
         if f"set{funnel.id}" in result.errors:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from widgets.common.auth import WidgetRequest, widget_view
 from widgets.layouts import people as layout_people
 from widgets.layouts import services
+from widgets.layouts.batch import Target
 from widgets.layouts.diff import layout_diff
 from widgets.layouts.forms import AccessForm, DiffForm, ExportForm, LayoutVersionForm, UserSearchForm
 from widgets.layouts.present import (
@@ -27,7 +28,7 @@ from widgets.layouts.present import (
     workspace_failure,
 )
 from widgets.layouts.schema import LayoutInvalid, layout_to_api
-from widgets.layouts.services import NotLayoutAdmin, Target, Workspace, version_layout, version_target
+from widgets.layouts.services import NotLayoutAdmin, Workspace, version_layout, version_target
 
 EXPORT_FORMAT = "deal-desk.card-layout"
 

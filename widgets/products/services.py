@@ -39,6 +39,7 @@ from widgets.common.money import decimal_of, int_of
 from widgets.common.placement import PlacementPost, PlacementRefused, user_token_store
 from widgets.common.readonly import readonly_remember, readonly_remembered
 from widgets.common.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
+from widgets.common.text import user_name_of
 from widgets.contacts.batch import (
     CONTACT_SLOTS,
     bindings_of,
@@ -223,13 +224,6 @@ def _read_back(outcome: BatchResult, expected: TabState, *, portal_id: int) -> T
     return expected.with_rows(rows_of(outcome.results.get("rows")), snapshot)
 
 
-def _user_name(result: Any) -> str:
-    users = result if isinstance(result, list) else []
-    if users and isinstance(users[0], dict):
-        return " ".join(str(users[0].get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
-    return ""
-
-
 def deal_products_save(
     *, portal: Portal, user_token: UserToken, expected: TabState, rows: list[EditorRow], bases: Bases
 ) -> Saved:
@@ -252,7 +246,7 @@ def deal_products_save(
     theirs = _read_back(check, expected, portal_id=portal.pk)
     assert theirs is not None  # both reads succeeded
     if theirs.fingerprint != expected.fingerprint:
-        modifier = "" if "modifier" in check.errors else _user_name(check.results.get("modifier"))
+        modifier = "" if "modifier" in check.errors else user_name_of(check.results.get("modifier"))
         return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
     try:
         commands = save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
