@@ -1,4 +1,6 @@
-"""TODO"""
+"""The deal write guard both editors put in front of a write: the batch first lists the deal
+only if its DATE_MODIFY is still the one loaded, and the write refers to that answer, so a deal
+changed meanwhile is not written (bitrix24-batch.md "Ids, and what a write changes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""Who Bitrix24 refused to let change a deal: remembered briefly so the tab opens read-only
+without asking again; forgotten when the deal changes (a new assignee may now edit)."""
 
 from __future__ import annotations
 

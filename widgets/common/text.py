@@ -1,4 +1,5 @@
-"""TODO"""
+"""Texts and formats both editors of the deal tab show (session ended, unconfirmed writes, times,
+user names), so the products and the contacts say the same thing the same way."""
 
 from __future__ import annotations
 
