@@ -14,9 +14,9 @@ from widgets.common.text import not_applied_message, session_ended, unchecked_me
 from widgets.products.editor import drafts_of, editor_apply, too_many
 from widgets.products.forms import EditorInput, RowDraft
 from widgets.products.present import ProductsView, conflict_of, products_view
-from widgets.products.services import Saved, deal_products_save, deal_products_undo
+from widgets.products.services import Saved, deal_products_save
 from widgets.products.signing import state_read, state_sign, undo_read, undo_sign
-from widgets.products.state import TabState, WireRow, bases_of
+from widgets.products.state import Bases, EditorRow, TabState, WireRow, bases_of
 
 ROWS_SAVING = ("save", "overwrite", "undo")
 
@@ -49,7 +49,12 @@ def editor_post(*, portal: Portal, user_token: UserToken, deal_id: int, posted: 
         drafts = drafts_of(theirs.rows, theirs.deal.currency)
         return Outcome(theirs, products_view(state=theirs, drafts=drafts, status=status))
     if name in ROWS_SAVING:
-        return _saving(name, portal=portal, user_token=user_token, posted=posted, state=state, undo=undo, theirs=theirs)
+        request = _save_request(name, posted=posted, state=state, undo=undo, theirs=theirs)
+        if isinstance(request, Outcome):
+            return request
+        expected, rows, bases, mine = request
+        saved = deal_products_save(portal=portal, user_token=user_token, expected=expected, rows=rows, bases=bases)
+        return _after_save(saved, name=name, state=state, mine=mine, undo=undo)
     edited = editor_apply(
         name=name,
         argument=argument,
@@ -74,22 +79,18 @@ def editor_post(*, portal: Portal, user_token: UserToken, deal_id: int, posted: 
     return Outcome(state, view, recalc=name == "recalc" and not error)
 
 
-def _saving(
-    name: str,
-    *,
-    portal: Portal,
-    user_token: UserToken,
-    posted: EditorInput,
-    state: TabState,
-    undo: list[WireRow],
-    theirs: TabState | None,
-) -> Outcome:
+def _save_request(
+    name: str, *, posted: EditorInput, state: TabState, undo: list[WireRow], theirs: TabState | None
+) -> Outcome | tuple[TabState, list[EditorRow], Bases, list[RowDraft]]:
+    """What a save button writes (expected rows, new rows, their bases, the drafts shown meanwhile),
+    or the Outcome that says why nothing is sent."""
     drafts = posted.drafts
     if name == "undo":
         if not undo:
             return Outcome(state, products_view(state=state, drafts=drafts))
-        saved = deal_products_undo(portal=portal, user_token=user_token, expected=state, before=undo)
-        return _after_save(saved, name=name, state=state, mine=drafts_of(undo, state.deal.currency), undo=undo)
+        # Put back the rows as they were before the last save, with the same conflict check.
+        rows = [EditorRow.from_wire(row) for row in undo]
+        return state, rows, bases_of(undo), drafts_of(undo, state.deal.currency)
     invalid = any(d.row is None for d in drafts)
     if invalid or posted.too_many or len(drafts) > pricing.MAX_ROWS:
         error = too_many() if posted.too_many else _("Fix the highlighted cells, then save again.")
@@ -97,10 +98,8 @@ def _saving(
         view.error, view.status, view.status_tone = error, _("Not saved."), "warn"
         return Outcome(state, view)
     expected = theirs if name == "overwrite" and theirs is not None else state
-    rows = [d.row for d in drafts if d.row is not None]
-    bases = bases_of(state.rows, undo, expected.rows)
-    saved = deal_products_save(portal=portal, user_token=user_token, expected=expected, rows=rows, bases=bases)
-    return _after_save(saved, name=name, state=state, mine=drafts, undo=undo)
+    written = [d.row for d in drafts if d.row is not None]
+    return expected, written, bases_of(state.rows, undo, expected.rows), drafts
 
 
 def _saved_status(state: TabState) -> str:

@@ -58,7 +58,6 @@ from widgets.products.state import (
     EditorRow,
     TabState,
     WireRow,
-    bases_of,
     rows_match,
     rows_wire,
 )
@@ -307,14 +306,6 @@ def _refused(error: B24Error, outcome: BatchResult, current: TabState, *, portal
         log.warning("deal %s: the portal refused the rows: %s %s", deal_id, error.code, error.description[:200])
         return Saved(kind="invalid")
     return Saved(kind="failed")
-
-
-def deal_products_undo(*, portal: Portal, user_token: UserToken, expected: TabState, before: list[WireRow]) -> Saved:
-    """Put back the rows as they were before the last save, with the same conflict check."""
-    rows = [EditorRow.from_wire(row) for row in before]
-    return deal_products_save(
-        portal=portal, user_token=user_token, expected=expected, rows=rows, bases=bases_of(before)
-    )
 
 
 # --- the catalog -----------------------------------------------------------------------------------
