@@ -14,17 +14,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from b24app import trust
-from b24app.models import Portal
 from widgets.common.auth import StateInvalid, WidgetRequest, widget_view
-from widgets.common.freshness import Freshness, poll_seconds
 from widgets.contacts.actions import ContactsOutcome, contact_results, contacts_post
 from widgets.contacts.forms import ContactSearchForm, contacts_input
-from widgets.products.editor import drafts_of
-from widgets.products.present import products_view, tab_page_context
-from widgets.products.services import deal_tab_load
-from widgets.products.signing import state_read
-from widgets.products.views import TEMPLATE, htmx, in_widget_language, page_of, placement_url, version_now
+from widgets.products.views import TEMPLATE, htmx, in_widget_language, page_loaded, page_with_contacts
 
 
 @csrf_exempt  # the widget token in the header or the form is this form's CSRF protection
@@ -44,7 +37,7 @@ def tab_contacts(request: WidgetRequest, deal_id: int) -> HttpResponse:
         outcome = contacts_post(portal=request.portal, user_token=request.user_token, deal_id=deal_id, posted=posted)
         if htmx(request):
             return render(request, TEMPLATE + "#contacts", _context(request, deal_id, outcome, oob=True))
-        return render(request, TEMPLATE, _whole_page(request, deal_id, outcome))
+        return render(request, TEMPLATE, page_with_contacts(request, deal_id, outcome.view))
     except StateInvalid:
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
 
@@ -59,36 +52,6 @@ def _context(request: WidgetRequest, deal_id: int, outcome: ContactsOutcome, *, 
     }
 
 
-def _whole_page(request: WidgetRequest, deal_id: int, outcome: ContactsOutcome) -> dict[str, Any]:
-    """The page around the contacts without htmx: the products as last loaded (their signed state).
-
-    Raises StateInvalid for a products state that is not ours.
-    """
-    token = outcome.view.products_token
-    state = state_read(token, deal_id=deal_id, **_ids(request)) if token else None
-    editor = None
-    if state is not None:
-        mode = "readonly" if outcome.view.mode == "readonly" else "edit"
-        editor = products_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
-    context = tab_page_context(
-        deal_id=deal_id,
-        widget_token=request.widget_token,
-        lang=request.widget.lang,
-        state=state,
-        editor=editor,
-        reauth=request.portal.status == Portal.Status.NEEDS_REAUTH,
-        placement_url=placement_url(request.widget.lang),
-        contacts=outcome.view,
-        fresh=Freshness("same", version_now(request, deal_id)),
-        poll_seconds=poll_seconds(),
-    )
-    return {**context, "bx24_js": trust.bx24_js_url()}
-
-
-def _ids(request: WidgetRequest) -> dict[str, int]:
-    return {"portal_id": request.portal.pk, "user_id": request.widget.user_id}
-
-
 @require_GET
 @widget_view("tab")
 @in_widget_language
@@ -100,9 +63,7 @@ def tab_contact_search(request: WidgetRequest, deal_id: int) -> HttpResponse:
     results = contact_results(user_token=request.user_token, query=query, linked=linked, portal_id=request.portal.pk)
     if htmx(request):
         return render(request, TEMPLATE + "#contact_results", {"cresults": results, "deal_id": deal_id})
-    known = version_now(request, deal_id)
-    loaded = deal_tab_load(portal=request.portal, user_token=request.user_token, deal_id=deal_id)
-    page = page_of(request, loaded, known)
+    page = page_loaded(request, deal_id)
     if page.get("contacts") is not None:
         page["contacts"].results = results
     return render(request, TEMPLATE, page)

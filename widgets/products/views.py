@@ -69,6 +69,7 @@ from widgets.products.services import (
     product_search,
     refdata_for,
 )
+from widgets.products.signing import state_read
 
 log = logging.getLogger(__name__)
 TEMPLATE = "widgets/deal_tab.html"
@@ -235,6 +236,44 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
         # Only the computed cells change; the inputs stay as they are while someone types.
         return reswap(render(request, TEMPLATE + "#computed", context), "none")
     return render(request, TEMPLATE + "#editor", context)
+
+
+def page_with_contacts(request: WidgetRequest, deal_id: int, contacts: ContactsView) -> dict[str, Any]:
+    """The page around the contacts section (widgets.contacts.views) without htmx: the products as
+    last loaded (their signed state).
+
+    Raises StateInvalid for a products state that is not ours.
+    """
+    token = contacts.products_token
+    state = state_read(token, deal_id=deal_id, **_ids(request)) if token else None
+    editor = None
+    if state is not None:
+        mode = "readonly" if contacts.mode == "readonly" else "edit"
+        editor = products_view(state=state, drafts=drafts_of(state.rows, state.deal.currency), mode=mode)
+    context = tab_page_context(
+        deal_id=deal_id,
+        widget_token=request.widget_token,
+        lang=request.widget.lang,
+        state=state,
+        editor=editor,
+        reauth=request.portal.status == Portal.Status.NEEDS_REAUTH,
+        placement_url=placement_url(request.widget.lang),
+        contacts=contacts,
+        fresh=Freshness("same", version_now(request, deal_id)),
+        poll_seconds=poll_seconds(),
+    )
+    return {**context, "bx24_js": trust.bx24_js_url()}
+
+
+def _ids(request: WidgetRequest) -> dict[str, int]:
+    return {"portal_id": request.portal.pk, "user_id": request.widget.user_id}
+
+
+def page_loaded(request: WidgetRequest, deal_id: int) -> dict[str, Any]:
+    """The whole tab page loaded from Bitrix24 again, for a request without htmx."""
+    known = version_now(request, deal_id)
+    loaded = deal_tab_load(portal=request.portal, user_token=request.user_token, deal_id=deal_id)
+    return page_of(request, loaded, known)
 
 
 def _contacts_as_loaded(request: WidgetRequest, deal_id: int, token: str, *, readonly: bool) -> ContactsView | None:
