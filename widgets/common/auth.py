@@ -33,7 +33,7 @@ SALT = "dealdesk.widget"
 MAX_AGE = 15 * 60  # since the last renewal
 MAX_LIFE = 12 * 60 * 60  # since the placement POST, however often renewed: a working day
 CLOCK_SKEW = 5 * 60  # several app servers: an issue time a little in the future is not forged
-HEADER = "X-Widget-Token"
+TOKEN_HEADER = "X-Widget-Token"
 FIELD = "widget_token"
 
 
@@ -92,8 +92,8 @@ def widget_token_read(token: str, *, max_age: int = MAX_AGE) -> WidgetIdentity:
 
 def token_from_request(request: HttpRequest) -> str:
     """The header (htmx) or a POST body (plain forms); never the query string, which gets logged."""
-    if request.headers.get(HEADER):
-        return request.headers[HEADER]
+    if request.headers.get(TOKEN_HEADER):
+        return request.headers[TOKEN_HEADER]
     return request.POST.get(FIELD, "") if request.method == "POST" else ""
 
 
@@ -149,7 +149,7 @@ def widget_view(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callabl
             widget_request.user_token = user_token
             widget_request.widget_token = widget_token_mint(identity=identity)  # renewed on every answer
             response = view(widget_request, *args, **kwargs)
-            response[HEADER] = widget_request.widget_token
+            response[TOKEN_HEADER] = widget_request.widget_token
             return frame_for_portal(response, portal)
 
         return wrapped

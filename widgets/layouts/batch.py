@@ -54,7 +54,7 @@ class Target:
         return params
 
 
-def read_commands(target: Target) -> dict[str, Command]:
+def layout_read_commands(target: Target) -> dict[str, Command]:
     """The target's layout; for a personal one also the common layout and the owner's name."""
     reads: dict[str, Command] = {"layout": (GET, target.params())}
     if target.personal:
@@ -63,7 +63,7 @@ def read_commands(target: Target) -> dict[str, Command]:
     return reads
 
 
-def open_commands() -> dict[str, Command]:
+def admin_open_commands() -> dict[str, Command]:
     """The placement POST's one batch: who is asking, are they an admin, funnels, fields, layout."""
     return {
         # https://apidocs.bitrix24.com/api-reference/user/user-current.html
@@ -74,7 +74,7 @@ def open_commands() -> dict[str, Command]:
     }
 
 
-def save_commands(*, target: Target, data: list[dict[str, Any]], for_everyone: bool) -> dict[str, Command]:
+def layout_save_commands(*, target: Target, data: list[dict[str, Any]], for_everyone: bool) -> dict[str, Command]:
     """Read the layout being replaced (for the history), then write; halt=True stops at an error."""
     commands: dict[str, Command] = {"before": (GET, target.params()), "set": (SET, {**target.params(), "data": data})}
     if for_everyone:
@@ -83,11 +83,11 @@ def save_commands(*, target: Target, data: list[dict[str, Any]], for_everyone: b
     return commands
 
 
-def reset_commands(target: Target) -> dict[str, Command]:
+def layout_reset_commands(target: Target) -> dict[str, Command]:
     return {"before": (GET, target.params()), "reset": (RESET, target.params())}
 
 
-def copy_commands(*, funnel_ids: list[int], data: list[dict[str, Any]]) -> dict[str, Command]:
+def layout_copy_commands(*, funnel_ids: list[int], data: list[dict[str, Any]]) -> dict[str, Command]:
     """Each funnel's common layout read and written under its own keys, so each outcome is its own."""
     commands: dict[str, Command] = {}
     for funnel_id in funnel_ids:

@@ -35,12 +35,12 @@ from widgets.common.placement import PlacementPost, PlacementRefused, user_token
 from widgets.layouts.batch import (
     GET,
     Target,
+    admin_open_commands,
     catalog_commands,
-    copy_commands,
-    open_commands,
-    read_commands,
-    reset_commands,
-    save_commands,
+    layout_copy_commands,
+    layout_read_commands,
+    layout_reset_commands,
+    layout_save_commands,
 )
 from widgets.layouts.catalog import (
     Catalog,
@@ -172,7 +172,7 @@ def layout_workspace_load(*, portal: Portal, user_token: UserToken, target: Targ
     cached = catalog_cached(portal)
     if cached is not None and cached.funnel(target.category_id) is None:
         raise UnknownTarget(f"funnel {target.category_id}")  # known to be gone: ask nothing
-    ctx = layout_admin_context(portal=portal, user_token=user_token, reads=read_commands(target))
+    ctx = layout_admin_context(portal=portal, user_token=user_token, reads=layout_read_commands(target))
     return workspace_from_reads(ctx=ctx, target=target)
 
 
@@ -210,7 +210,7 @@ def layout_admin_open(*, post: PlacementPost, portal: Portal) -> AdminOpened:
     """The DEFAULT placement POST: verify AUTH_ID against the STORED endpoint, admit, read, in one batch."""
     client = B24Client(OneOffTokens(post.auth_id, portal.client_endpoint, portal.member_id), max_retries=1)
     try:
-        result = client.batch(open_commands())
+        result = client.batch(admin_open_commands())
         me = result.get("me")
         user_id = int(me["ID"])
     except (InvalidToken, AuthorizationLost, AccessDenied, KeyError, TypeError, ValueError) as exc:
@@ -292,7 +292,7 @@ def layout_save(
 ) -> LayoutVersion:
     data = _checked(ctx, layout)
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
-    commands = save_commands(target=target, data=data, for_everyone=for_everyone)
+    commands = layout_save_commands(target=target, data=data, for_everyone=for_everyone)
     try:
         result = ctx.client.batch(commands, halt=True)
     except OutcomeUnknown as exc:
@@ -312,7 +312,7 @@ def layout_save(
 def layout_reset(*, ctx: AdminContext, target: Target, note: str = "reset to the Bitrix24 default") -> LayoutVersion:
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
     try:
-        result = ctx.client.batch(reset_commands(target), halt=True)
+        result = ctx.client.batch(layout_reset_commands(target), halt=True)
     except OutcomeUnknown as exc:
         _confirm(ctx, target, None, exc)
         with transaction.atomic():
@@ -372,7 +372,7 @@ def layout_copy(*, ctx: AdminContext, source: Funnel, layout: Layout, funnel_ids
     if not funnels:
         return CopyResult([], [])
     layout_admin_require(portal=ctx.portal, user_id=ctx.user_id, client=ctx.client)
-    result = ctx.client.batch(copy_commands(funnel_ids=[f.id for f in funnels], data=data))
+    result = ctx.client.batch(layout_copy_commands(funnel_ids=[f.id for f in funnels], data=data))
     copied, failed = [], []
     for funnel in funnels:
         if f"set{funnel.id}" in result.errors:

@@ -8,7 +8,7 @@ from widgets.layouts import views as layout_views
 from widgets.layouts import views_history as layout_views_history
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", layout_views.home, name="layout_home"),
+    path("", layout_views.main_page, name="layout_home"),
     path("layout/", layout_views.page, name="layout_page"),
     path("layout/edit/", layout_views.edit, name="layout_edit"),
     path("layout/save/", layout_views.save, name="layout_save"),

@@ -20,7 +20,14 @@ from django_htmx.http import reswap, retarget
 from b24app import views as b24app_views
 from b24app.errors import B24Error
 from b24app.models import Portal
-from widgets.common.auth import HEADER, WidgetIdentity, WidgetRequest, frame_for_portal, widget_token_mint, widget_view
+from widgets.common.auth import (
+    TOKEN_HEADER,
+    WidgetIdentity,
+    WidgetRequest,
+    frame_for_portal,
+    widget_token_mint,
+    widget_view,
+)
 from widgets.common.placement import (
     PlacementMalformed,
     PlacementRefused,
@@ -61,7 +68,7 @@ log = logging.getLogger(__name__)
 
 @csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
 @require_http_methods(["GET", "POST"])
-def home(request: HttpRequest) -> HttpResponse:
+def main_page(request: HttpRequest) -> HttpResponse:
     """GET: the landing page. POST from the portal's app menu: the layout page, for admins."""
     if request.method == "GET":
         return b24app_views.home(request)
@@ -89,7 +96,7 @@ def home(request: HttpRequest) -> HttpResponse:
     widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token
     widget.widget_token = widget_token_mint(identity=identity)
     response = render(request, PAGE, layout_page_context(widget, ws=opened.workspace))
-    response[HEADER] = widget.widget_token
+    response[TOKEN_HEADER] = widget.widget_token
     return frame_for_portal(response, portal)
 
 
@@ -162,7 +169,7 @@ def save(request: WidgetRequest) -> HttpResponse:
     if layout_problems(layout, known_fields=ctx.catalog.known) or (action == "everyone" and target.personal):
         baseline = form.cleaned_data.get("baseline") or ""
         editor = layout_editor_view(
-            catalog=ctx.catalog, target=target, layout=layout, origin=origin, baseline=baseline, error=NOT_SENT
+            catalog=ctx.catalog, target=target, layout=layout, origin=origin, baseline=baseline, error=PROBLEMS_FIRST
         )
         return render_editor(request, ctx.catalog, editor)
     note = ("imported" if origin == "imported" else "saved") + (
@@ -175,7 +182,7 @@ def save(request: WidgetRequest) -> HttpResponse:
 
 PERSONAL_REMOVED = "The personal layout is removed. The previous one stays in the history below."
 RESET_DONE = "The card is back to the Bitrix24 default. The previous layout stays in the history below."
-NOT_SENT = "Fix the problems listed below first. Nothing was sent to Bitrix24."
+PROBLEMS_FIRST = "Fix the problems listed below first. Nothing was sent to Bitrix24."
 
 
 def saved_message(number: int, action: str) -> str:
@@ -201,7 +208,9 @@ def copy(request: WidgetRequest) -> HttpResponse:
     assert source is not None  # editor_state checked the funnel
     if layout_problems(layout, known_fields=ctx.catalog.known):
         return render_editor(
-            request, ctx.catalog, layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, error=NOT_SENT)
+            request,
+            ctx.catalog,
+            layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, error=PROBLEMS_FIRST),
         )
     result = services.layout_copy(ctx=ctx, source=source, layout=layout, funnel_ids=form.cleaned_data["funnels"])
     names = ", ".join(f.name for f in result.copied)

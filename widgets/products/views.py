@@ -27,7 +27,7 @@ from b24app import trust
 from b24app.errors import AuthorizationLost, B24Error, InvalidToken
 from b24app.models import Portal
 from widgets.common.auth import (
-    HEADER,
+    TOKEN_HEADER,
     StateInvalid,
     WidgetIdentity,
     WidgetRequest,
@@ -182,7 +182,7 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
         token = widget_token_mint(identity=identity)
         page = _page(widget=identity, token=token, portal=portal, loaded=opened.loaded, known=known)
         response = render(request, TEMPLATE, page)
-    response[HEADER] = token
+    response[TOKEN_HEADER] = token
     return frame_for_portal(response, portal)
 
 
