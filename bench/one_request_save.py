@@ -1,6 +1,6 @@
 """An experiment the issue asks for: a conflict-checked save of product rows in ONE request.
 
-The tab saves in two requests today (widgets.tab_services.deal_products_save): read the rows and
+The tab saves in two requests today (widgets.products.services.deal_products_save): read the rows and
 compare them with what the editor loaded, then a guarded write. Here the write goes alone, guarded
 by the DATE_MODIFY the tab read when it opened: `crm.deal.list` filtered to the deal only while it
 is unmodified, and `crm.deal.productrows.set` taking its id from `$result[guard][0][ID]`. A deal
@@ -46,7 +46,7 @@ def _stored_prices(deal_id: int) -> list[str]:
 
 
 def _case(client: Any, colleague: Any, *, deal_id: int, price: str, change: str) -> dict[str, Any]:
-    from widgets.tab_batch import deal_commands, save_commands
+    from widgets.products.batch import deal_commands, save_commands
 
     opened = client.batch(deal_commands(deal_id))  # what the tab read when it opened: not counted
     date_modify = str(opened.get("deal")["DATE_MODIFY"])

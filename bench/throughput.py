@@ -105,7 +105,7 @@ def _stats(json_file: Path) -> dict[str, Any]:
 def _record_answer(ctx: Run, path: Path) -> None:
     """The sandbox's answer to the batch a (warm) tab open sends, for the replaying stand-in."""
     from b24app.client import command_string
-    from widgets.tab_batch import open_commands
+    from widgets.products.batch import open_commands
 
     access, _ = sandbox_tokens(PORTAL_USERS[0])
     commands = open_commands(deal_id=_deals()[0], with_user=True, ref={})

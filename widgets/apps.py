@@ -10,7 +10,8 @@ class WidgetsConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers the deal tab's event handlers with b24app.events (@on_event), and
         # the layout page's portal_purged receiver (uninstall with CLEAN=1 drops its versions).
-        from widgets import layout_services, tab_events
+        from widgets.common import events as tab_events
+        from widgets.layouts import services as layout_services
 
-        tab_events.connect()
+        tab_events.events_connect()
         del layout_services

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
 
-from widgets import urls_layout, urls_tab
+from widgets.layouts import urls as urls_layout
+from widgets.products import urls as urls_tab
 
 app_name = "widgets"
 

@@ -13,8 +13,8 @@ import pytest
 from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 from tests.e2e.test_deal_tab_browser import open_deal_tab, sign_in_as
+from tests.widgets.contacts.test_contacts_editor import an_unlinked_contact, bound, deal_with_contacts
 from tests.widgets.tab_support import install
-from tests.widgets.test_contacts_editor import an_unlinked_contact, bound, deal_with_contacts
 
 pytestmark = pytest.mark.browser
 POLL_SECONDS = 2

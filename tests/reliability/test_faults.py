@@ -230,7 +230,7 @@ def send(installed: Installed, body: str) -> requests.Response:
 def version_of(portal: Portal, deal_id: int) -> int:
     from django.core.cache import cache
 
-    from widgets.tab_events import deal_version_key
+    from widgets.common.events import deal_version_key
 
     return int(cache.get(deal_version_key(portal.pk, deal_id)) or 0)
 
@@ -250,7 +250,7 @@ def test_twenty_identical_updates_arriving_together_are_each_counted(installed: 
 def test_events_out_of_order_are_each_applied_and_a_late_one_still_unlocks_a_read_only_tab(
     installed: Installed,
 ) -> None:
-    from widgets.tab_services import readonly_remember, readonly_remembered
+    from widgets.common.readonly import readonly_remember, readonly_remembered
 
     now = int(time.time())
     readonly_remember(portal_id=installed.portal.pk, user_id=3, deal_id=8)

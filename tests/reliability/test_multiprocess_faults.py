@@ -149,7 +149,7 @@ def deal_event(identity: dict[str, Any], *, deal_id: int, ts: int, **auth: str) 
 
 
 def deal_version(cluster: Cluster, portal_pk: int, deal_id: int) -> int:
-    from widgets.tab_events import deal_version_key
+    from widgets.common.events import deal_version_key
 
     value = cluster.redis().get(f"dealdesk:1:{deal_version_key(portal_pk, deal_id)}")
     return int(value or 0)

@@ -28,7 +28,7 @@ from tests.csp_support import frame_ancestors
 from tests.widgets.layout_support import open_admin
 from tests.widgets.layout_support import placement_form as menu_form
 from tests.widgets.tab_support import deal_of, open_tab, placement_form, portal_query
-from widgets.auth import WidgetIdentity, widget_token_mint
+from widgets.common.auth import WidgetIdentity, widget_token_mint
 
 # --- a second portal -------------------------------------------------------------------------------------
 

@@ -64,8 +64,8 @@ def test_no_token_is_readable_anywhere_in_the_database(installed: Installed) -> 
 def test_uninstalling_from_the_marketplace_purges_on_request_and_locks_every_door(
     installed: Installed, settings: Any, clean: bool
 ) -> None:
+    from widgets.common.refdata import refdata_cached
     from widgets.models import LayoutVersion
-    from widgets.refdata import refdata_cached
 
     settings.SANDBOX_EVENTS_SYNC = True  # ONAPPUNINSTALL delivered within the uninstall request
     tab = open_tab(installed.sandbox, deal_of(3), user=3)

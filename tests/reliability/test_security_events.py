@@ -82,7 +82,7 @@ def test_a_forged_uninstall_from_a_read_only_users_page_changes_nothing(in_use: 
 
 
 def test_a_forged_deal_deletion_does_not_tell_a_live_deals_tabs_it_is_gone(in_use: Installed) -> None:
-    from widgets.freshness import deal_deleted
+    from widgets.common.freshness import deal_deleted
 
     deal_id = deal_of(3)
     seen = seen_by_user_5(in_use, deal_id)
@@ -112,7 +112,7 @@ def test_a_genuine_uninstall_from_the_marketplace_is_confirmed_and_acted_on(in_u
 
 
 def test_a_genuine_deal_deletion_is_confirmed_and_shown(in_use: Installed, settings: Any) -> None:
-    from widgets.freshness import deal_deleted
+    from widgets.common.freshness import deal_deleted
 
     settings.SANDBOX_EVENTS_SYNC = True  # ONCRMDEALDELETE delivered within the delete request
     deal_id = deal_of(3)

@@ -1,7 +1,7 @@
 """Shared pieces of the layout page tests: the app installed on the sandbox over HTTP, the page
 opened from the portal's app menu (PLACEMENT=DEFAULT), and requests made as that page makes them.
 
-Imported explicitly by each tests/widgets/test_layout_*.py module (fixtures included), so nothing
+Imported explicitly by each tests/widgets/layouts/test_layout_*.py module (fixtures included), so nothing
 here depends on a conftest. Fixtures are defined as `<name>_fixture` with name="<name>": importing
 them does not shadow the test arguments that receive them.
 """
@@ -167,8 +167,8 @@ def page_as(installed: Installed, *, user: int, purpose: str = "admin") -> Admin
     they had been an administrator when they opened it (or had forged their way past the entry)."""
     from sandbox.models import App, User
     from sandbox.tokens import issue_tokens
-    from widgets.auth import WidgetIdentity, widget_token_mint
-    from widgets.placement import PlacementPost, user_token_store
+    from widgets.common.auth import WidgetIdentity, widget_token_mint
+    from widgets.common.placement import PlacementPost, user_token_store
 
     access, refresh = issue_tokens(app=App.objects.get(), user=User.objects.get(pk=user))
     post = PlacementPost(access.token, refresh.token, 3600, installed.portal.member_id, "", "DEFAULT")

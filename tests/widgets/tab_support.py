@@ -241,7 +241,7 @@ class DealTab:
 
     def contact_names(self) -> list[str]:
         """The contacts in the editor, as their cards name them, in order ("Anna Smith", "#12" unnamed)."""
-        from widgets.contacts_state import card_read
+        from widgets.contacts.state import card_read
 
         names = []
         for index in range(int(self.contact("contacts-count"))):
@@ -260,7 +260,7 @@ class DealTab:
 
     @property
     def user_id(self) -> int:
-        from widgets.auth import widget_token_read
+        from widgets.common.auth import widget_token_read
 
         return widget_token_read(self.token).user_id
 

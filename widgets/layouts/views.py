@@ -1,0 +1,266 @@
+"""The app's main page (PLACEMENT=DEFAULT) and the card layout editor.
+
+Every endpoint but the entry POST needs an "admin" widget token (widgets.common.auth) AND passes the
+server-side admin check of widgets.layouts.services. They are csrf_exempt: they are framed
+cross-site by the portal, where cookies (and so Django's CSRF cookie) cannot be relied on; the
+signed widget token each request must carry plays that role (house style rule 11).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from b24app import views as b24app_views
+from b24app.errors import B24Error
+from b24app.models import Portal
+from widgets.common.auth import (
+    TOKEN_HEADER,
+    WidgetIdentity,
+    WidgetRequest,
+    frame_for_portal,
+    widget_token_mint,
+    widget_view,
+)
+from widgets.common.placement import (
+    PlacementMalformed,
+    PlacementRefused,
+    placement_parse,
+    placement_portal,
+    placement_retry_fields,
+)
+from widgets.layouts import services
+from widgets.layouts.catalog import catalog_cached
+from widgets.layouts.editor import LayoutOpError, layout_edit_apply, sections_retitle
+from widgets.layouts.forms import CopyForm, EditorForm, ImportForm, SaveForm, TargetForm
+from widgets.layouts.present import (
+    PAGE,
+    edit_focus,
+    editor_failure,
+    editor_state,
+    is_htmx,
+    layout_editor_view,
+    layout_endpoint,
+    layout_page_context,
+    refused,
+    render_editor,
+    render_workspace,
+    workspace_failure,
+)
+from widgets.layouts.schema import (
+    LayoutInvalid,
+    Problem,
+    layout_check,
+    layout_default,
+    layout_json_load,
+    layout_problems,
+)
+from widgets.layouts.services import NotLayoutAdmin, UnknownTarget, Workspace
+
+log = logging.getLogger(__name__)
+
+
+@csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
+@require_http_methods(["GET", "POST"])
+def main_page(request: HttpRequest) -> HttpResponse:
+    """GET: the landing page. POST from the portal's app menu: the layout page, for admins."""
+    if request.method == "GET":
+        return b24app_views.home(request)
+    portal: Portal | None = None
+    try:
+        post = placement_parse(request)
+        portal = placement_portal(post)
+        if portal.status != Portal.Status.INSTALLED:
+            return frame_for_portal(refused(request, reason="reauth"), portal)
+        opened = services.layout_admin_open(post=post, portal=portal)
+    except PlacementRefused as exc:
+        log.warning("layout page refused: %s", exc)
+        response = refused(request, reason="unverified", status=400 if isinstance(exc, PlacementMalformed) else 403)
+        return frame_for_portal(response, portal) if portal else response
+    except NotLayoutAdmin:
+        assert portal is not None
+        return frame_for_portal(refused(request), portal)
+    except B24Error as exc:
+        assert portal is not None
+        log.warning("layout page: Bitrix24 failed on open: %s", exc)
+        retry = {"placement_retry": placement_retry_fields(request), "placement_url": request.get_full_path()}
+        return frame_for_portal(refused(request, reason="unavailable", status=200, extra=retry), portal)
+    identity = WidgetIdentity(portal.pk, opened.user_token.user_id, None, "admin", post.lang)
+    widget = cast(WidgetRequest, request)
+    widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token
+    widget.widget_token = widget_token_mint(identity=identity)
+    response = render(request, PAGE, layout_page_context(widget, ws=opened.workspace))
+    response[TOKEN_HEADER] = widget.widget_token
+    return frame_for_portal(response, portal)
+
+
+@require_GET
+@widget_view("admin")
+@layout_endpoint()
+def page(request: WidgetRequest) -> HttpResponse:
+    """One funnel's layout (everyone's, or one person's), freshly read from Bitrix24."""
+    form = TargetForm(request.GET)
+    if not form.is_valid():
+        return workspace_failure(request, "That link does not point to a layout. Pick a funnel on the left.")
+    cached = catalog_cached(request.portal)
+    target = form.target(cached.default_funnel.id if cached else 0)
+    ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
+    return render_workspace(request, layout_page_context(request, ws=ws))
+
+
+@csrf_exempt
+@require_POST
+@widget_view("admin")
+@layout_endpoint(editor_failure)
+def edit(request: WidgetRequest) -> HttpResponse:
+    """One editor button: add, remove, move, rename, drag and drop, preview. Nothing is sent."""
+    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
+    state = editor_state(request, ctx.catalog, EditorForm(request.POST))
+    if isinstance(state, HttpResponse):
+        return state
+    form, target, before = state
+    edit = form.edit_request()
+    layout, message, error = before, "", ""
+    try:
+        layout, message = layout_edit_apply(before, edit, known=ctx.catalog.known, label=ctx.catalog.label)
+    except LayoutOpError as exc:
+        error = str(exc)
+    editor = layout_editor_view(
+        catalog=ctx.catalog,
+        target=target,
+        layout=layout,
+        mode="preview" if edit.op == "preview" else "edit",
+        origin=form.cleaned_data.get("origin") or "",
+        baseline=form.cleaned_data.get("baseline") or "",
+        message=message,
+        error=error,
+        focus="" if error else edit_focus(edit.op, before, layout),
+        target_section=edit.target_section,
+    )
+    return render_editor(request, ctx.catalog, editor)
+
+
+@csrf_exempt
+@require_POST
+@widget_view("admin")
+@layout_endpoint(editor_failure)
+def save(request: WidgetRequest) -> HttpResponse:
+    """Save, Save for everyone (forceCommonScopeForAll) or Reset: told apart by the button."""
+    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
+    state = editor_state(request, ctx.catalog, SaveForm(request.POST))
+    if isinstance(state, HttpResponse):
+        return state
+    form, target, layout = state
+    layout = sections_retitle(layout, form.titles())
+    action, origin = form.cleaned_data["action"], form.cleaned_data.get("origin") or ""
+    if action == "reset":
+        services.layout_reset(ctx=ctx, target=target)
+        if target.personal:  # they see the common layout again: show that one, as it is now
+            ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
+            return render_workspace(request, layout_page_context(request, ws=ws, message=PERSONAL_REMOVED))
+        ws = Workspace(ctx.catalog, target, layout_default(), saved=False)
+        return render_workspace(request, layout_page_context(request, ws=ws, message=RESET_DONE))
+    if layout_problems(layout, known_fields=ctx.catalog.known) or (action == "everyone" and target.personal):
+        baseline = form.cleaned_data.get("baseline") or ""
+        editor = layout_editor_view(
+            catalog=ctx.catalog, target=target, layout=layout, origin=origin, baseline=baseline, error=PROBLEMS_FIRST
+        )
+        return render_editor(request, ctx.catalog, editor)
+    note = ("imported" if origin == "imported" else "saved") + (
+        " and made the layout for all users" if action == "everyone" else ""
+    )
+    version = services.layout_save(ctx=ctx, target=target, layout=layout, note=note, for_everyone=action == "everyone")
+    ws = Workspace(ctx.catalog, target, layout, saved=True)
+    return render_workspace(request, layout_page_context(request, ws=ws, message=saved_message(version.number, action)))
+
+
+PERSONAL_REMOVED = "The personal layout is removed. The previous one stays in the history below."
+RESET_DONE = "The card is back to the Bitrix24 default. The previous layout stays in the history below."
+PROBLEMS_FIRST = "Fix the problems listed below first. Nothing was sent to Bitrix24."
+
+
+def saved_message(number: int, action: str) -> str:
+    if action == "everyone":
+        return f"Saved as version {number}. Everyone now sees this layout: personal layouts were removed."
+    return f"Saved as version {number}. Deal cards in this funnel show it from now on."
+
+
+@csrf_exempt
+@require_POST
+@widget_view("admin")
+@layout_endpoint(editor_failure)
+def copy(request: WidgetRequest) -> HttpResponse:
+    """The layout in the editor to the common layout of the funnels ticked: one batch."""
+    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
+    choices = [(f.id, f.name) for f in ctx.catalog.funnels]
+    state = editor_state(request, ctx.catalog, CopyForm(request.POST, funnel_choices=choices))
+    if isinstance(state, HttpResponse):
+        return state
+    form, target, layout = state
+    layout = sections_retitle(layout, form.titles())
+    source = ctx.catalog.funnel(target.category_id)
+    assert source is not None  # editor_state checked the funnel
+    if layout_problems(layout, known_fields=ctx.catalog.known):
+        return render_editor(
+            request,
+            ctx.catalog,
+            layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, error=PROBLEMS_FIRST),
+        )
+    result = services.layout_copy(ctx=ctx, source=source, layout=layout, funnel_ids=form.cleaned_data["funnels"])
+    names = ", ".join(f.name for f in result.copied)
+    message = f"Copied to {names}. Each funnel keeps its previous layout in its history." if names else ""
+    error = f"Bitrix24 refused the copy to {', '.join(f.name for f in result.failed)}." if result.failed else ""
+    editor = layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, message=message, error=error)
+    return render_editor(request, ctx.catalog, editor)
+
+
+@csrf_exempt
+@require_POST
+@widget_view("admin")
+@layout_endpoint()
+def import_json(request: WidgetRequest) -> HttpResponse:
+    """A JSON layout (pasted or a file), validated in full; it lands in the editor, unsent."""
+    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
+    form = ImportForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise LayoutInvalid([Problem(str(e)) for errors in form.errors.values() for e in errors])
+        layout = layout_check(layout_json_load(form.payload()), known_fields=ctx.catalog.known)
+    except LayoutInvalid as exc:
+        return import_refused(request, [p.message for p in exc.problems], text=request.POST.get("text", ""))
+    target = form.target(ctx.catalog.default_funnel.id)
+    if ctx.catalog.funnel(target.category_id) is None:
+        raise UnknownTarget(f"funnel {target.category_id}")
+    count = len(layout.sections)
+    message = (
+        f"Imported {count} section{'s' if count != 1 else ''}. Check the layout, then Save to send it to Bitrix24."
+    )
+    editor = layout_editor_view(
+        catalog=ctx.catalog, target=target, layout=layout, origin="imported", baseline="", message=message
+    )
+    response = render_workspace(
+        request, layout_page_context(request, ws=Workspace(ctx.catalog, target, layout, saved=False), editor=editor)
+    )
+    # The import form targets itself (#import) so that its errors show there; success is bigger.
+    return reswap(retarget(response, "#workspace"), "outerHTML") if is_htmx(request) else response
+
+
+def import_refused(request: WidgetRequest, problems: list[str], *, text: str) -> HttpResponse:
+    """Validation errors: the import form again, with every reason; nothing was sent."""
+    if is_htmx(request):
+        form = TargetForm(request.POST)
+        target = form.target(0) if form.is_valid() and form.cleaned_data.get("category") is not None else None
+        context = {
+            "import_problems": problems,
+            "import_text": text if len(text) <= 20_000 else "",  # to fix and try again
+            "widget_token": request.widget_token,
+            "target": target,
+        }
+        return render(request, PAGE + "#import", context)
+    return workspace_failure(request, "Not imported; nothing was sent to Bitrix24. " + " ".join(problems[:5]))

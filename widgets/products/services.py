@@ -1,0 +1,348 @@
+"""The deal tab's operations: open, reload, save, undo, search the catalog.
+
+Everything runs with the signed-in user's own token (UserTokens; OneOffTokens for the placement
+POST itself), so Bitrix24's permissions apply to every read and write.
+
+Read-only: Bitrix24 has no REST method that says whether a user may change a deal. The editor
+starts editable; when a save is refused with AccessDenied it switches to read-only and remembers
+that for (portal, user, deal) for ten minutes, so reopening the tab shows it read-only at once.
+A change to the deal (ONCRMDEALUPDATE, e.g. a new assignee) forgets it (widgets.common.events).
+
+Conflicts: a save first reads the rows again (one request) and compares their fingerprint with
+the rows the editor loaded; a difference is shown to the person, never overwritten. The write
+itself (a second request) is guarded by the deal's DATE_MODIFY read in the first one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from b24app.client import B24Client, BatchResult
+from b24app.errors import (
+    AccessDenied,
+    AuthorizationLost,
+    B24Error,
+    InvalidArgument,
+    InvalidToken,
+    NotFound,
+    OutcomeUnknown,
+)
+from b24app.install import DEAL_TAB_PLACEMENT
+from b24app.models import Portal, UserToken
+from b24app.oauth import OneOffTokens, UserTokens
+from widgets.common.guard import GuardUnavailable, guard_passed
+from widgets.common.money import decimal_of, int_of
+from widgets.common.placement import PlacementPost, PlacementRefused, user_token_store
+from widgets.common.readonly import readonly_remember, readonly_remembered
+from widgets.common.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
+from widgets.common.text import user_name_of
+from widgets.contacts.batch import (
+    CONTACT_SLOTS,
+    bindings_of,
+    cards_from_list,
+    cards_from_slots,
+    contact_items,
+    more_contacts_command,
+)
+from widgets.contacts.state import ContactsState
+from widgets.products.batch import deal_commands, open_commands, rows_of, save_commands, snapshot_of
+from widgets.products.signing import ProductChoice
+from widgets.products.state import (
+    CATALOG_MEASURES,
+    Bases,
+    DealSnapshot,
+    EditorRow,
+    TabState,
+    WireRow,
+    rows_match,
+    rows_wire,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCT_SEARCH_LIMIT = 10
+
+
+class TabUnavailable(Exception):
+    """Bitrix24 did not answer the placement's first batch: nothing is verified, try again later."""
+
+
+# --- read-only memory and deal versions (also used by widgets.common.events) --------------------------
+
+
+# --- opening and reloading the tab -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the tab shows: the state, or the reason there is none."""
+
+    state: TabState | None
+    problem: str = ""  # "" | "not_found" | "denied" | "unavailable" | "session" (the user's token is dead)
+    read_only: bool = False
+    contacts: ContactsState | None = None
+
+
+@dataclass(frozen=True)
+class TabOpened:
+    user_id: int
+    deal_id: int
+    loaded: Loaded
+
+
+def deal_id_of(post: PlacementPost) -> int:
+    if post.placement != DEAL_TAB_PLACEMENT:
+        raise PlacementRefused(f"placement {post.placement[:40]!r} is not the deal tab")
+    deal_id = int_of(post.options.get("ID"))
+    if not deal_id or deal_id > 2**31 - 1:
+        raise PlacementRefused("PLACEMENT_OPTIONS has no deal ID")
+    return deal_id
+
+
+def deal_tab_open(*, post: PlacementPost, portal: Portal) -> TabOpened:
+    """Verify the placement's AUTH_ID against the stored portal and load the tab, in one batch."""
+    deal_id = deal_id_of(post)
+    # The stored client_endpoint, never DOMAIN from the request: only our portal sees this token.
+    client = B24Client(OneOffTokens(post.auth_id, portal.client_endpoint, portal.member_id), max_retries=1)
+    cached = refdata_cached(portal_id=portal.pk)
+    missing = [kind for kind in KINDS if kind not in cached]
+    commands = open_commands(deal_id=deal_id, with_user=True, ref=refdata_commands(missing=missing))
+    try:
+        outcome = client.batch(commands)
+        me = outcome.get("me")
+    except B24Error as exc:
+        if not exc.permanent:
+            raise TabUnavailable(exc.code) from exc
+        raise PlacementRefused(f"the portal refused AUTH_ID: {exc.code}") from exc
+    user_id = int_of(me.get("ID")) if isinstance(me, dict) else None
+    if not user_id:
+        raise PlacementRefused("user.current answered without an ID")
+    user_token_store(portal=portal, user_id=user_id, post=post)
+    loaded = _loaded(client, outcome, portal=portal, user_id=user_id, deal_id=deal_id, cached=cached)
+    return TabOpened(user_id=user_id, deal_id=deal_id, loaded=loaded)
+
+
+def deal_tab_load(*, portal: Portal, user_token: UserToken, deal_id: int) -> Loaded:
+    """The tab again (Retry, or a full page without htmx): one batch with the user's own token."""
+    client = B24Client(UserTokens(user_token), max_retries=1)
+    cached = refdata_cached(portal_id=portal.pk)
+    missing = [kind for kind in KINDS if kind not in cached]
+    commands = open_commands(deal_id=deal_id, with_user=False, ref=refdata_commands(missing=missing))
+    try:
+        outcome = client.batch(commands)
+    except (AuthorizationLost, InvalidToken) as exc:
+        log.info("deal tab reload for deal %s: the user's token is no longer accepted: %s", deal_id, exc.code)
+        return Loaded(state=None, problem="session")
+    except B24Error as exc:
+        log.warning("deal tab reload failed for deal %s: %s", deal_id, exc.code)
+        return Loaded(state=None, problem="unavailable")
+    return _loaded(client, outcome, portal=portal, user_id=user_token.user_id, deal_id=deal_id, cached=cached)
+
+
+def _problem(error: B24Error) -> str:
+    if isinstance(error, NotFound | InvalidArgument):
+        return "not_found"
+    if isinstance(error, AccessDenied):
+        return "denied"
+    return "unavailable"
+
+
+def _loaded(
+    client: B24Client, outcome: BatchResult, *, portal: Portal, user_id: int, deal_id: int, cached: dict[str, Any]
+) -> Loaded:
+    refdata = refdata_absorb(portal_id=portal.pk, outcome=outcome, cached=cached)
+    for key in ("deal", "rows"):
+        if key in outcome.errors:
+            return Loaded(state=None, problem=_problem(outcome.errors[key]))
+    bindings = bindings_of(outcome)
+    cards = cards_from_slots(outcome, bindings)
+    if len(bindings) > CONTACT_SLOTS:
+        # More than fit in the opening batch: one more request for the rest.
+        ids = [b.contact_id for b in bindings[CONTACT_SLOTS:]]
+        try:
+            cards.update(cards_from_list(client.result(*more_contacts_command(ids))))
+        except B24Error as exc:
+            log.info("more contacts of deal %s not loaded: %s", deal_id, exc.code)
+    snapshot = snapshot_of(outcome.results.get("deal") or {}, refdata, deal_id=deal_id, amount_title=_("Amount"))
+    # Unread bindings are not "no contacts": an editor started from nothing would unlink them all.
+    contacts = None
+    if "bindings" not in outcome.errors:
+        contacts = ContactsState(portal.pk, user_id, deal_id, contact_items(bindings, cards))
+    state = TabState(
+        portal_id=portal.pk,
+        user_id=user_id,
+        deal=snapshot,
+        rows=tuple(rows_of(outcome.results.get("rows"))),
+        is_admin=outcome.results.get("admin") is True,
+    )
+    read_only = portal.status != Portal.Status.INSTALLED or readonly_remembered(
+        portal_id=portal.pk, user_id=user_id, deal_id=deal_id
+    )
+    return Loaded(state=state, read_only=read_only, contacts=contacts)
+
+
+# --- saving ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Saved:
+    """How a save (or undo) ended, and the state to show next."""
+
+    # "saved" | "conflict" | "refused" | "invalid" | "failed" | "gone" | "session" | "unchecked"
+    # | "not_applied" (no answer, read again: nothing changed) | "unknown" (no answer, could not confirm)
+    kind: str
+    state: TabState | None = None  # after the save; theirs on a conflict; current when refused
+    before: tuple[WireRow, ...] = ()  # "saved": the rows as they were, for Undo
+    changed_by: str = ""  # "conflict": who changed the deal last, if the portal said
+    changed_at: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def snapshot_refresh(old: DealSnapshot, deal: dict[str, Any], *, portal_id: int) -> DealSnapshot:
+    """The deal as read again, keeping what the cache no longer knows from the earlier read."""
+    refdata = refdata_from(refdata_cached(portal_id=portal_id))
+    if str(deal.get("CURRENCY_ID") or "") == old.currency.code or not refdata.currencies:
+        refdata = replace(refdata, currencies={**refdata.currencies, old.currency.code: old.currency})
+    fresh = snapshot_of(deal, refdata, deal_id=old.id, amount_title=old.amount_title)
+    if not refdata.stages:
+        fresh = replace(
+            fresh, stage_name=old.stage_name, stage_color=old.stage_color, stage_semantics=old.stage_semantics
+        )
+    return fresh if refdata.funnels else replace(fresh, funnel_name=old.funnel_name)
+
+
+def _read_back(outcome: BatchResult, expected: TabState, *, portal_id: int) -> TabState | None:
+    if "rows" in outcome.errors or "deal" in outcome.errors:
+        return None
+    deal = outcome.results.get("deal")
+    snapshot = snapshot_refresh(expected.deal, deal if isinstance(deal, dict) else {}, portal_id=portal_id)
+    return expected.with_rows(rows_of(outcome.results.get("rows")), snapshot)
+
+
+def deal_products_save(
+    *, portal: Portal, user_token: UserToken, expected: TabState, rows: list[EditorRow], bases: Bases
+) -> Saved:
+    """Write `rows` unless the deal's rows are no longer the `expected` ones: at most 2 requests."""
+    client = B24Client(UserTokens(user_token), max_retries=1)
+    deal_id = expected.deal.id
+    # https://apidocs.bitrix24.com/api-reference/user/user-get.html — who changed it, for a conflict.
+    check_commands = {**deal_commands(deal_id), "modifier": ("user.get", {"ID": "$result[deal][MODIFY_BY_ID]"})}
+    try:
+        check = client.batch(check_commands)
+        check.get("deal")
+        check.get("rows")
+    except (NotFound, InvalidArgument):
+        return Saved(kind="gone")
+    except (AuthorizationLost, InvalidToken):
+        return Saved(kind="session")
+    except B24Error as exc:
+        log.warning("save of deal %s: reading the rows failed: %s", deal_id, exc.code)
+        return Saved(kind="failed")
+    theirs = _read_back(check, expected, portal_id=portal.pk)
+    assert theirs is not None  # both reads succeeded
+    if theirs.fingerprint != expected.fingerprint:
+        modifier = "" if "modifier" in check.errors else user_name_of(check.results.get("modifier"))
+        return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
+    try:
+        commands = save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
+    except GuardUnavailable as exc:
+        log.warning("save of deal %s: not written: %s", deal_id, exc)
+        return Saved(kind="unchecked")
+    try:
+        outcome = client.batch(commands)
+    except OutcomeUnknown as exc:
+        log.warning("save of deal %s: no answer to the write (%s): reading the rows again", deal_id, exc.code)
+        return _confirm(client, expected=expected, theirs=theirs, sent=commands["set"][1]["rows"])
+    except (AuthorizationLost, InvalidToken):
+        return Saved(kind="session")
+    except B24Error as exc:
+        log.warning("save of deal %s failed: %s", deal_id, exc.code)
+        return Saved(kind="failed")
+    fresh = _read_back(outcome, expected, portal_id=portal.pk)
+    error = outcome.errors.get("set")
+    if error is not None:
+        return _refused(error, outcome, fresh or theirs, portal=portal, user_id=user_token.user_id)
+    if fresh is None:
+        fresh = theirs  # written, but the read-back failed: show what is known, a reload fixes the rest
+    return Saved(kind="saved", state=fresh, before=theirs.rows)
+
+
+def _confirm(client: B24Client, *, expected: TabState, theirs: TabState, sent: list[Any]) -> Saved:
+    """The write went out and its answer was lost: read the rows again (one request) and say what is true.
+
+    "saved" when Bitrix24 holds what was sent; "not_applied" when it still holds what was there
+    before; "unknown" (reload) when the read fails too or shows something else.
+    """
+    try:
+        now = _read_back(client.batch(deal_commands(expected.deal.id)), expected, portal_id=expected.portal_id)
+    except B24Error as exc:
+        log.warning("deal %s: the rows could not be read again: %s", expected.deal.id, exc.code)
+        now = None
+    if now is None:
+        return Saved(kind="unknown")
+    if rows_match(sent, list(now.rows)):
+        return Saved(kind="saved", state=now, before=theirs.rows)
+    if now.fingerprint == theirs.fingerprint:
+        return Saved(kind="not_applied")
+    return Saved(kind="unknown")
+
+
+def _refused(error: B24Error, outcome: BatchResult, current: TabState, *, portal: Portal, user_id: int) -> Saved:
+    deal_id = current.deal.id
+    if not guard_passed(outcome):
+        # The deal changed between the check and the write: the same as any other conflict.
+        return Saved(kind="conflict", state=current, changed_at=current.deal.date_modify)
+    if isinstance(error, AccessDenied):
+        readonly_remember(portal_id=portal.pk, user_id=user_id, deal_id=deal_id)
+        return Saved(kind="refused", state=current)
+    if isinstance(error, NotFound):
+        return Saved(kind="gone")
+    if error.permanent:
+        # ERROR_CORE and the like: the editor validates first, so this is a portal-side rule.
+        log.warning("deal %s: the portal refused the rows: %s %s", deal_id, error.code, error.description[:200])
+        return Saved(kind="invalid")
+    return Saved(kind="failed")
+
+
+# --- the catalog -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductHit:
+    choice: ProductChoice
+    token: str
+
+
+def product_search(*, user_token: UserToken, query: str, measure_names: dict[int, str]) -> list[ProductHit]:
+    """Up to ten active catalog products whose name contains `query`: one request."""
+    client = B24Client(UserTokens(user_token), max_retries=1)
+    # https://apidocs.bitrix24.com/api-reference/crm/outdated/products/crm-product-list.html
+    params = {
+        "filter": {"%NAME": query, "ACTIVE": "Y"},
+        "select": ["ID", "NAME", "PRICE", "CURRENCY_ID", "MEASURE"],
+        "order": {"NAME": "ASC"},
+    }
+    found = client.call("crm.product.list", params).result
+    hits = []
+    for item in (found if isinstance(found, list) else [])[:PRODUCT_SEARCH_LIMIT]:
+        if not isinstance(item, dict) or not int_of(item.get("ID")):
+            continue
+        code = CATALOG_MEASURES.get(int_of(item.get("MEASURE")) or 0)
+        choice = ProductChoice(
+            id=int_of(item.get("ID")) or 0,
+            name=str(item.get("NAME") or "")[:255],
+            price=decimal_of(item.get("PRICE")),
+            currency=str(item.get("CURRENCY_ID") or ""),
+            measure_code=code,
+            measure_name=measure_names.get(code, "") if code else "",
+        )
+        hits.append(ProductHit(choice=choice, token=choice.sign()))
+    return hits
+
+
+def refdata_for(*, portal_id: int) -> RefData:
+    return refdata_from(refdata_cached(portal_id=portal_id))

@@ -1,0 +1,23 @@
+"""The deal tab (CRM_DEAL_DETAIL_TAB): the placement handler and the editors' htmx endpoints."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path
+
+from b24app.install import DEAL_TAB_PATH
+from widgets.contacts import views as contacts_views
+from widgets.products import views as tab_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(DEAL_TAB_PATH, tab_views.tab_placement, name="tab_placement"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/", tab_views.tab_show, name="tab_show"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/rows/", tab_views.tab_rows, name="tab_rows"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/products/", tab_views.tab_products, name="tab_products"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/ping/", tab_views.tab_ping, name="tab_ping"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/version/", tab_views.tab_version, name="tab_version"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/keep-editing/", tab_views.tab_keep_editing, name="tab_keep_editing"),
+    path(f"{DEAL_TAB_PATH}<int:deal_id>/contacts/", contacts_views.tab_contacts, name="tab_contacts"),
+    path(
+        f"{DEAL_TAB_PATH}<int:deal_id>/contacts/search/", contacts_views.tab_contact_search, name="tab_contact_search"
+    ),
+]
