@@ -325,6 +325,25 @@ def test_refresh_rotates_both_tokens_and_the_old_ones_stop_working(sandbox: Sand
     assert refresh(sandbox, second["refresh_token"]).status_code == 200
 
 
+def test_the_token_address_derived_from_server_endpoint_refreshes_as_on_bitrix24(sandbox: SandboxPortal) -> None:
+    """Bitrix24's server_endpoint is https://oauth.bitrix.info/rest/ and its token endpoint
+    https://oauth.bitrix.info/oauth/token/; b24jssdk's OAuth client refreshes at server_endpoint
+    without "rest/" plus "oauth/token/", so the sandbox answers there too."""
+    first = tokens(sandbox)
+    endpoint = first["server_endpoint"]
+    assert endpoint.endswith("/rest/")
+    app = app_row()
+    params = {
+        "grant_type": "refresh_token",
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "refresh_token": first["refresh_token"],
+    }
+    response = requests.get(endpoint.removesuffix("rest/") + "oauth/token/", params=params, timeout=10)
+    assert response.status_code == 200, response.text
+    assert sandbox.call("user.current", token=response.json()["access_token"]).status_code == 200
+
+
 def test_an_expired_refresh_token_is_invalid_grant(sandbox: SandboxPortal) -> None:
     from sandbox.models import RefreshToken
 
