@@ -180,8 +180,8 @@ class B24Client:
     @staticmethod
     def _backoff(attempt: int, exc: B24Error) -> float:
         base = exc.retry_after if isinstance(exc, RateLimited) else 0.5
-        delay = min(30.0, max(base, 0.5) * (2 ** (attempt - 1)))
-        return delay * (0.5 + random.random() / 2)  # full jitter keeps workers from retrying in step
+        delay = min(30.0, max(base, 0.5) * (2.0 ** (attempt - 1)))
+        return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter keeps workers from retrying in step, not a secret
 
     def _send(self, grant: Grant, method: str, params: dict[str, Any]) -> CallResult:
         key, limits = self.tokens.limiter_key, _limits()

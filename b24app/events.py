@@ -55,9 +55,8 @@ class Event:
 
     @property
     def entity_id(self) -> str:
-        fields = self.data.get("FIELDS") if isinstance(self.data.get("FIELDS"), dict) else {}
-        assert isinstance(fields, dict)
-        return str(fields.get("ID", ""))
+        fields = self.data.get("FIELDS")
+        return str(fields.get("ID", "")) if isinstance(fields, dict) else ""
 
     @property
     def entity_number(self) -> int | None:

@@ -67,8 +67,8 @@ class InstallResult:
 def token_verify(*, access_token: str, member_id: str) -> VerifiedToken:
     """Ask the OAuth server whose token this is; refuse anything not ours or not that portal's."""
     info = oauth_app_info(access_token, trust.oauth_rest_url())
-    install = info.get("install") if isinstance(info.get("install"), dict) else {}
-    assert isinstance(install, dict)
+    answered = info.get("install")
+    install: dict[str, Any] = answered if isinstance(answered, dict) else {}
     client_id = str(info.get("client_id", ""))
     if not hmac.compare_digest(client_id.encode(), settings.B24_CLIENT_ID.encode()):
         raise InstallRefused("token issued to another application")

@@ -184,7 +184,7 @@ def _script(client: Any, name: str, source: str) -> Any:
     return script
 
 
-def _local(key: str, update: Callable[[State], Any], limits: Limits) -> Any:
+def _local[T](key: str, update: Callable[[State], T], limits: Limits) -> T:
     """Run `update` on the state kept in the (per-process) cache, under a process-wide lock."""
     with _local_lock:
         state: State = dict(cache.get(_state_key(key)) or {})

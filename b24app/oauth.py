@@ -145,7 +145,8 @@ def _refresh_row(model: type[models.Model], pk: int, stale_access: str, member_i
             row.save()
             return Grant(row.access_token, portal.client_endpoint)
     log.warning("refresh refused for portal %s: %s", member_id, lost)
-    assert lost is not None
+    if lost is None:  # both branches above return or set it: reaching here without it is a bug
+        raise RuntimeError("token refresh ended with neither a grant nor a refusal")
     raise lost
 
 

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,8 @@ def _worker(key: str, threads: int, permits: int, rate: float, burst: int, start
 
     commands = [0]
     count_lock = threading.Lock()
-    execute = redis.Redis.execute_command
+    # redis-py leaves execute_command unannotated: name the type we call it with.
+    execute: Callable[..., Any] = redis.Redis.execute_command
 
     def counted(self: Any, *args: Any, **options: Any) -> Any:
         with count_lock:

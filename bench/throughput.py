@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,7 @@ def _phase(ctx: Run, *, seconds: int, forms: Path, portal_pid: int | None) -> di
     """One swarm: the app's figures, and the portal's (its log, or the stand-in's CPU only)."""
     json_file = ctx.config.root / "locust.json"
     json_file.unlink(missing_ok=True)
-    portal_cpu = (lambda: cpu_seconds(portal_pid)) if portal_pid else ctx.stack.sandbox.cpu
+    portal_cpu: Callable[[], float] = (lambda: cpu_seconds(portal_pid)) if portal_pid else ctx.stack.sandbox.cpu
     mark = log_mark() if portal_pid is None else 0
     app_cpu, portal_cpu_before, started = ctx.stack.app.cpu(), portal_cpu(), time.monotonic()
     code, locust_cpu = _locust(ctx, forms=forms, seconds=seconds, json_file=json_file)

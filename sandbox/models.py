@@ -16,7 +16,7 @@ class YesNo(models.TextChoices):
     NO = "N", "No"
 
 
-def yn_field(default: str = "N") -> models.CharField:
+def yn_field(default: str = "N") -> models.CharField[str, str]:
     return models.CharField(max_length=1, choices=YesNo.choices, default=default)
 
 

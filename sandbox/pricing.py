@@ -204,7 +204,7 @@ def parse_discount_type(value: Any) -> int | None:
 
 def parse_yes(value: Any) -> bool:
     """preparePrices compares TAX_INCLUDED with the string "Y" exactly (step 1)."""
-    return value == "Y"
+    return bool(value == "Y")
 
 
 def parse_row_input(raw: Mapping[str, Any]) -> RowInput:

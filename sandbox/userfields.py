@@ -48,7 +48,7 @@ class UserFieldError(Exception):
 
 
 def yes(value: Any) -> bool:
-    return isinstance(value, str) and value.strip().upper() == "Y" or value is True
+    return (isinstance(value, str) and value.strip().upper() == "Y") or value is True
 
 
 def field_name(code: str) -> str:

@@ -89,9 +89,8 @@ def binding_json(binding: DealContact) -> dict[str, Any]:
 def ensure_primary(deal_id: int) -> None:
     """ "There is always a primary contact in the deal": promote the first binding if none is."""
     rows = DealContact.objects.filter(deal_id=deal_id).order_by("sort", "id")
-    if rows.exists() and not rows.filter(is_primary="Y").exists():
-        first = rows.first()
-        assert first is not None
+    first = rows.first()
+    if first is not None and not rows.filter(is_primary="Y").exists():
         DealContact.objects.filter(pk=first.pk).update(is_primary="Y")
 
 

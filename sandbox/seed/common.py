@@ -19,8 +19,8 @@ def stage_code(category_id: int, status_id: str) -> str:
 
 
 def weighted[T](rng: random.Random, choices: Iterable[tuple[T, int]]) -> T:
-    values, weights = zip(*choices, strict=True)
-    return rng.choices(values, weights)[0]
+    pairs = list(choices)
+    return rng.choices([value for value, _ in pairs], [weight for _, weight in pairs])[0]
 
 
 def convert(amount: Decimal, from_currency: str, to_currency: str) -> Decimal:

@@ -174,7 +174,11 @@ def _card_context(request: HttpRequest, deal: Deal, user: User) -> dict[str, Any
 
 
 def deal_history(card: CardData) -> list[tuple[datetime, str]]:
-    deal, name = card.deal, (lambda user_id: card.users.get(user_id or 0, f"User #{user_id}"))
+    deal = card.deal
+
+    def name(user_id: int | None) -> str:
+        return card.users.get(user_id or 0, f"User #{user_id}")
+
     entries = [(deal.date_create, f"Created by {name(deal.created_by_id)}")]
     if deal.moved_time:
         stage = card.stages.get(deal.stage_id)

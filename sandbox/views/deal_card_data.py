@@ -6,6 +6,7 @@ crm.deal.details.configuration.* reads and writes), field by field as the portal
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -235,7 +236,7 @@ def _user_field_value(name: str, card: CardData) -> str:
     return escape(", ".join(str(v) for v in values))
 
 
-_SPECIAL: dict[str, Any] = {
+_SPECIAL: dict[str, Callable[[CardData], str]] = {
     "STAGE_ID": _stage_badge,
     "CATEGORY_ID": lambda card: escape(card.funnel),
     "STAGE_SEMANTIC_ID": lambda card: SEMANTIC_NAMES[_semantic(card)],

@@ -228,7 +228,7 @@ def test_list_all_reads_five_thousand_deals_in_at_most_four_batches_and_one_call
 
     assert [int(d["ID"]) for d in deals] == many_deals
     calls = log_since(before)
-    assert [row.method for row in calls][0] == "crm.deal.list"
+    assert calls[0].method == "crm.deal.list"
     assert len([row for row in calls if row.method == "batch"]) <= 4
     assert len(calls) <= 5
     assert all(row.http_status == 200 for row in calls)

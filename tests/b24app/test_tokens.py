@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def raw_column(table: str, column: str, pk: int) -> str:
     """The value as the database holds it, past the model field that decrypts it."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608 - names are the test's own
         row = cursor.fetchone()
     assert row is not None
     return str(row[0])

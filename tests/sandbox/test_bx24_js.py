@@ -307,11 +307,13 @@ def open_app(tab: Page, portal: Portal, **init_overrides: Any) -> Frame:
 
 
 def iframe_height(tab: Page) -> int:
-    return tab.locator("iframe[data-b24-app]").evaluate("(el) => el.offsetHeight")
+    height: int = tab.locator("iframe[data-b24-app]").evaluate("(el) => el.offsetHeight")
+    return height
 
 
 def commands_seen(tab: Page) -> list[str]:
-    return tab.evaluate("() => window.__b24Messages.map((m) => m.command)")
+    commands: list[str] = tab.evaluate("() => window.__b24Messages.map((m) => m.command)")
+    return commands
 
 
 CALL = """([method, params]) => new Promise((resolve) => BX24.callMethod(method, params, (r) => {

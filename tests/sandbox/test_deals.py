@@ -56,7 +56,8 @@ def add(sandbox: SandboxPortal, fields: dict[str, Any], *, user: int = 1) -> int
 
 
 def get(sandbox: SandboxPortal, deal_id: int | str) -> dict[str, Any]:
-    return sandbox.result("crm.deal.get", {"id": deal_id})
+    deal: dict[str, Any] = sandbox.result("crm.deal.get", {"id": deal_id})
+    return deal
 
 
 @pytest.fixture

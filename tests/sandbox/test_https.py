@@ -97,7 +97,7 @@ def test_repeated_slashes_in_a_rest_path_are_merged_as_the_portals_web_server_do
     plain = sandbox_https.portal.url + "rest//user.current"
 
     over_https = requests.post(
-        sandbox_https.url + "rest//user.current", json={"auth": token}, verify=sandbox_https.ca_file
+        sandbox_https.url + "rest//user.current", json={"auth": token}, verify=sandbox_https.ca_file, timeout=30
     )
     over_http = sandbox_https.portal.session.post(plain, json={"auth": token}, timeout=30)
 

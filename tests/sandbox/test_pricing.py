@@ -123,7 +123,7 @@ def test_negative_quantities_and_prices_are_accepted_as_credit_rows() -> None:
 def test_form_encoded_strings_are_read_as_numbers() -> None:
     sent = {"PRICE": " 12.50 ", "QUANTITY": "3", "DISCOUNT_TYPE_ID": "1", "DISCOUNT_SUM": "1"}
     row = row_prices(parse_row_input(sent))
-    assert (row.price, row.quantity, row.discount_type_id, row.price_netto) == (D("12.5"), 3, 1, D("13.50"))
+    assert (row.price, row.quantity, row.discount_type_id, row.price_netto) == (D("12.5"), D("3"), 1, D("13.50"))
 
 
 # --- Documented errors and sanity limits -----------------------------------------------------------

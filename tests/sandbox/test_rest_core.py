@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from tests.conftest import SandboxPortal
@@ -71,7 +73,7 @@ def test_nested_batch_is_not_allowed(sandbox: SandboxPortal) -> None:
     assert body["result_error"]["inner"]["error"] == "ERROR_BATCH_METHOD_NOT_ALLOWED"
 
 
-def test_the_rate_limit_answers_503_query_limit_exceeded_past_the_burst(sandbox: SandboxPortal, settings) -> None:
+def test_the_rate_limit_answers_503_query_limit_exceeded_past_the_burst(sandbox: SandboxPortal, settings: Any) -> None:
     settings.SANDBOX_LIMITS_ENABLED = True
     settings.SANDBOX_RATE_BURST = 3
     settings.SANDBOX_RATE_LIMIT = 0.01

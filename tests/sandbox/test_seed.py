@@ -319,5 +319,5 @@ def test_the_webhook_command_makes_a_separate_webhook_for_another_scope(summary:
 
 
 def test_the_webhook_command_refuses_an_unknown_user(summary: SeedSummary) -> None:
-    with pytest.raises(CommandError, match="No user 99 .*known users: 1, 2, 3, 4, 5"):
+    with pytest.raises(CommandError, match=r"No user 99 .*known users: 1, 2, 3, 4, 5"):
         call_command("sandbox_webhook", user=99)

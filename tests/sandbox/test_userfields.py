@@ -238,7 +238,7 @@ def test_list_orders_by_sort_then_id_and_gives_labels_only_for_a_language(sandbo
         ("UF_CRM_FIRST", "First"), ("UF_CRM_1700000000001", "Contract number"),
     ]  # fmt: skip
     by_id = sandbox.result("crm.deal.userfield.list", {"order": {"ID": "DESC"}})
-    assert [f["FIELD_NAME"] for f in by_id][0] == "UF_CRM_FIRST"
+    assert by_id[0]["FIELD_NAME"] == "UF_CRM_FIRST"
 
 
 def test_list_refuses_a_filter_or_order_that_is_not_an_array(sandbox: SandboxPortal) -> None:

@@ -148,7 +148,7 @@ def test_a_linked_contact_this_user_may_not_read_keeps_its_place() -> None:
 @pytest.mark.parametrize("htmx", [True, False])
 def test_searching_contacts_by_name_phone_or_email_lists_them_in_one_request(rep_tab: DealTab, htmx: bool) -> None:
     tab = rep_tab
-    contact_id, name, phone, email = an_unlinked_contact(tab.deal_id)
+    _contact_id, name, phone, email = an_unlinked_contact(tab.deal_id)
     first, last = name.split(" ", 1)
     for query in (last, first.lower(), name, f"{last} {first}", phone, email.upper()):
         mark = last_call_id()
