@@ -81,13 +81,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+# What a run writes itself; a change there does not make the measured code uncommitted.
+OWN_OUTPUT = ("bench/results", "docs/performance.md")
+UNCOMMITTED = " (with uncommitted changes)"
+
+
 def _git_commit() -> str:
+    """HEAD, marked when the measured code differs from it (the run's own output aside)."""
+    excluded = [f":(exclude){path}" for path in OWN_OUTPUT]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *excluded], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
-    return out.stdout.strip() + (" (with uncommitted changes)" if dirty.strip() else "")
+    return out.stdout.strip() + (UNCOMMITTED if dirty.strip() else "")
 
 
 def save(name: str, data: dict[str, Any], markdown: str) -> Path:

@@ -104,6 +104,10 @@ def summarize(*, failures: dict[str, str], config: Config, quick: bool, publish:
     out = report.RESULTS / "summary.md"
     out.write_text(text)
     (report.RESULTS / "machine.json").write_text(json.dumps({**info, "cache": config.redis_note}, indent=2) + "\n")
+    if publish and (not info["commit"] or report.UNCOMMITTED in info["commit"] or failures):
+        # docs/performance.md holds only figures of committed code, measured whole (issue 19).
+        print("\nbench: docs/performance.md left as it was: the code is not committed, or a benchmark failed")
+        publish = False
     if publish and DOCS.exists():
         docs = DOCS.read_text()
         if START in docs and END in docs:
