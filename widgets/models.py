@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 
 from b24app.models import Portal
+from widgets.theme import ThemeChoice  # noqa: F401  (the model lives beside its view and service)
 
 
 class LayoutVersion(models.Model):

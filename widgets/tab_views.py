@@ -62,6 +62,7 @@ from widgets.tab_services import (
     refdata_for,
 )
 from widgets.tab_signing import StateInvalid
+from widgets.theme import theme_get
 
 log = logging.getLogger(__name__)
 TEMPLATE = "widgets/deal_tab.html"
@@ -111,7 +112,8 @@ def _page(
         poll_seconds=poll_seconds(),
     )
     # The tab's own id (X-Deal-Tab): its saves are told apart from changes made elsewhere.
-    return {**context, "bx24_js": trust.bx24_js_url(), "tab_session": secrets.token_hex(8)}
+    theme = theme_get(portal_id=widget.portal_id, user_id=widget.user_id)
+    return {**context, "bx24_js": trust.bx24_js_url(), "tab_session": secrets.token_hex(8), "theme": theme}
 
 
 def page_of(request: WidgetRequest, loaded: Loaded, known: int, results: Results | None = None) -> dict[str, Any]:

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-from widgets import urls_layout, urls_tab
+from widgets import theme, urls_layout, urls_tab
 
 app_name = "widgets"
 
-urlpatterns: list[URLPattern | URLResolver] = [*urls_tab.urlpatterns, *urls_layout.urlpatterns]
+urlpatterns: list[URLPattern | URLResolver] = [
+    *urls_tab.urlpatterns,
+    *urls_layout.urlpatterns,
+    path("theme/", theme.theme_save, name="theme_save"),
+]
