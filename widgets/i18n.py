@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from widgets.auth import WidgetTokenInvalid, token_from_request, widget_token_read
+from widgets.auth import HEADER, WidgetTokenInvalid, widget_token_read
 
 # BX24.getLang()'s documented values (bx24-get-lang.md) plus ru and in (b24jssdk's language list).
 BITRIX_TO_DJANGO = {
@@ -48,8 +48,12 @@ def django_language(code: str | None) -> str:
 
 
 def request_language(request: HttpRequest) -> str:
-    """The widget token's language (htmx requests), else the page's LANG (placement POSTs)."""
-    token = token_from_request(request)
+    """The widget token's language (htmx requests send it in a header), else the page's LANG.
+
+    The body is not read here: a bad body must stay the view's to refuse (and a plain-form post
+    of a tab is answered in its token's language by the view itself, tab_views.in_widget_language).
+    """
+    token = request.headers.get(HEADER, "")
     if token:
         try:
             lang = widget_token_read(token).lang

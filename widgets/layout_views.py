@@ -63,7 +63,7 @@ def layout_home(request: HttpRequest) -> HttpResponse:
         post = placement_parse(request)
         portal = placement_portal(post)
         if portal.status != Portal.Status.INSTALLED:
-            return frame_for_portal(refused(request, reason="reauth"), portal)
+            return frame_for_portal(refused(request, reason="reauth", status=200), portal)
         opened = services.layout_admin_open(post=post, portal=portal)
     except PlacementRefused as exc:
         log.warning("layout page refused: %s", exc)
@@ -71,7 +71,8 @@ def layout_home(request: HttpRequest) -> HttpResponse:
         return frame_for_portal(response, portal) if portal else response
     except NotLayoutAdmin:
         assert portal is not None
-        return frame_for_portal(refused(request), portal)
+        # A page the person is meant to read (200): a 403 would show in the portal's console as a failure.
+        return frame_for_portal(refused(request, status=200), portal)
     except B24Error as exc:
         assert portal is not None
         log.warning("layout page: Bitrix24 failed on open: %s", exc)

@@ -147,4 +147,11 @@
     form.requestSubmit();
   });
   // The frame is fitted to the page by frame-fit.js.
+  // --- the file picker: the chosen file's name beside the styled button --------------------------
+  document.addEventListener('change', function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches('[data-file-input]')) return;
+    var name = input.closest('label').querySelector('[data-file-name]');
+    if (name && input.files && input.files.length) name.textContent = input.files[0].name;
+  });
 })();

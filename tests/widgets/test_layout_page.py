@@ -66,7 +66,7 @@ def test_a_sales_rep_gets_the_polite_page_and_nothing_is_kept(installed: Install
     from b24app.models import UserToken
 
     page = open_admin(installed.sandbox, user=3)
-    assert page.response.status_code == 403
+    assert page.response.status_code == 200  # a page meant to be read, not a failed request
     assert "Please ask your Bitrix24 administrator" in page.response.text
     assert "X-Widget-Token" not in page.response.headers
     assert not UserToken.objects.filter(user_id=3).exists()
@@ -98,7 +98,7 @@ def test_a_portal_needing_reauthorization_says_so(installed: Installed) -> None:
     installed.portal.status = installed.portal.Status.NEEDS_REAUTH
     installed.portal.save()
     page = open_admin(installed.sandbox, user=1)
-    assert page.response.status_code == 403
+    assert page.response.status_code == 200
     assert "Deal Desk needs to be reconnected" in page.response.text
 
 
