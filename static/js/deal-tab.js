@@ -262,11 +262,22 @@
     markInvalid(document);
     refocus();
   });
+  body.addEventListener("htmx:afterSettle", focusNamed);
+
+  // The server names the control to focus after an action (data-autofocus, not autofocus:
+  // Chrome blocks the autofocus attribute in a cross-origin frame and logs an error for it).
+  // Once: the attribute goes, so a later swap elsewhere (the freshness poll) does not move focus.
+  function focusNamed() {
+    const element = document.querySelector("[data-autofocus]");
+    if (!element) return;
+    element.removeAttribute("data-autofocus");
+    element.focus();
+  }
 
   // ------------------------------------------------------------------ buttons
 
   // Moving a product row keeps the focus on the same button of the moved row, so it can be pressed
-  // again. (The contacts editor names the button to focus itself, with autofocus.)
+  // again. (The contacts editor names the button to focus itself, with data-autofocus.)
   let pendingFocus = null;
   body.addEventListener("htmx:configRequest", function (event) {
     const submitter = event.detail.triggeringEvent && event.detail.triggeringEvent.submitter;
