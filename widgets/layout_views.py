@@ -13,6 +13,8 @@ from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
@@ -167,15 +169,17 @@ def layout_save(request: WidgetRequest) -> HttpResponse:
     return render_workspace(request, page_context(request, ws=ws, message=saved_message(version.number, action)))
 
 
-PERSONAL_REMOVED = "The personal layout is removed. The previous one stays in the history below."
-RESET_DONE = "The card is back to the Bitrix24 default. The previous layout stays in the history below."
-NOT_SENT = "Fix the problems listed below first. Nothing was sent to Bitrix24."
+PERSONAL_REMOVED = gettext_lazy("The personal layout is removed. The previous one stays in the history below.")
+RESET_DONE = gettext_lazy("The card is back to the Bitrix24 default. The previous layout stays in the history below.")
+NOT_SENT = gettext_lazy("Fix the problems listed below first. Nothing was sent to Bitrix24.")
 
 
 def saved_message(number: int, action: str) -> str:
     if action == "everyone":
-        return f"Saved as version {number}. Everyone now sees this layout: personal layouts were removed."
-    return f"Saved as version {number}. Deal cards in this funnel show it from now on."
+        return _("Saved as version %(n)s. Everyone now sees this layout: personal layouts were removed.") % {
+            "n": number
+        }
+    return _("Saved as version %(n)s. Deal cards in this funnel show it from now on.") % {"n": number}
 
 
 @csrf_exempt

@@ -65,6 +65,38 @@ class Watch:
             self.problems.append(f"{response.status}: {response.url}")
 
 
+# Elements that show the portal's own data (names, field titles, stages), not our interface.
+DATA = (
+    ".la-label, .la-add, .la-preview-row dt, .la-preview-section h3, .la-funnels a, .la-person, .stage, .deal-line,"
+    " .deal-amount span, .contact-name, .option-name, td.name, .la-h1-sub, h1, .la-lead, .la-versions td:nth-child(3),"
+    " .la-check, .la-group h3, option, .contact-channels, .la-palette select"
+)
+# Every visible text node and label-like attribute, outside the data, tested against our strings.
+ENGLISH_LEFT = """([strings, data]) => {
+  const found = new Set();
+  const escape = (s) => s.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
+  const test = (text, el) => {
+    text = text.replaceAll('Deal Desk', '').replaceAll('Bitrix24', '');
+    for (const s of strings) if (new RegExp('(^|[^A-Za-z])' + escape(s) + '($|[^A-Za-z])').test(text)) {
+      found.add(el ? s + ' (' + el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ')' : s);
+    }
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement;
+    if (!el || el.closest(data) || el.closest('[hidden], script, style')) continue;
+    if (el.getClientRects().length === 0 && !el.closest('.sr-only, .la-sr')) continue;
+    test(node.textContent, el);
+  }
+  // aria-labels name the data they act on ("Move Amount up"), so only placeholders and tooltips.
+  for (const el of document.querySelectorAll('[placeholder], [title]')) {
+    if (el.closest(data)) continue;
+    test([el.getAttribute('placeholder'), el.getAttribute('title')].join(' | '));
+  }
+  return [...found].sort();
+}"""
+
+
 def english_strings() -> list[str]:
     """Our interface's English strings (the catalogue's msgids), placeholders cut out."""
     text = PO.read_text(encoding="utf-8")
@@ -115,12 +147,7 @@ class Screen:
             if v["impact"] in ("serious", "critical"):
                 problems.append(f"{name}: axe {v['id']} on {[n['target'] for n in v['nodes']][:4]}")
         if self.lang == "ru":
-            visible = self.frame.evaluate(
-                "() => document.body.innerText + ' ' + [...document.querySelectorAll("
-                "'[placeholder],[title],[aria-label]')].map(e => [e.placeholder, e.title,"
-                " e.getAttribute('aria-label')].join(' ')).join(' ')"
-            )
-            left = sorted({s for s in english_strings() if s in visible})
+            left = self.frame.evaluate(ENGLISH_LEFT, [english_strings(), DATA])
             if left:
                 problems.append(f"{name}: English under LANG=ru: {left[:8]}")
         for width in (768, 360):
