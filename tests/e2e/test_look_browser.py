@@ -171,11 +171,12 @@ def sign_in(page: Any, sandbox_url: str, user_id: int) -> None:
         page.locator("#switch-user").select_option(str(user_id))
 
 
-def screenshot(page: Any, name: str) -> None:
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+def screenshot(page: Any, name: str, lang: str) -> None:
+    """README's pictures: English, light (name.png) and dark (name-dark.png), 1280 x 720."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1" and lang == "en":
         page.set_viewport_size({"width": 1280, "height": 720})
         page.wait_for_timeout(400)
-        page.screenshot(path=str(IMAGES / name))
+        page.screenshot(path=str(IMAGES / name), caret="initial")  # no style injected (CSP)
         page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -202,13 +203,16 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
 
     # A rep's deal tab: open it, change a quantity and save, add a contact and save.
     sign_in(page, sandbox_url, 1)
+    if scheme == "dark":  # the portal's own dark theme too (the app follows the browser's scheme)
+        with page.expect_navigation():
+            page.locator("#portal-theme").select_option("dark")
     page.goto(f"{sandbox_url}crm/deal/details/{deal.pk}/")
     page.get_by_role("tab", name=re.compile("Deal Desk")).click()
     tab = page.frame_locator("iframe[data-b24-app]")
     tab.locator("#products-title").wait_for(timeout=20_000)
     screen = Screen(page, "iframe[data-b24-app]", lang)
     problems += screen.check("tab")
-    screenshot(page, f"deal-tab-{scheme}.png" if lang == "en" else f"deal-tab-{scheme}-{lang}.png")
+    screenshot(page, "deal-tab.png" if scheme == "light" else "deal-tab-dark.png", lang)
     with page.expect_response(re.compile(r"/rows/$")):
         tab.locator("#row-0-quantity").fill("7")
         tab.locator("#row-0-quantity").press("Tab")  # the recalculation answers before Save is pressed
@@ -223,7 +227,7 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
         page.set_viewport_size({"width": 360, "height": 720})
         page.wait_for_timeout(400)
         if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-            page.screenshot(path=str(IMAGES / "deal-tab-360.png"))
+            page.screenshot(path=str(IMAGES / "deal-tab-360.png"), caret="initial")
         page.set_viewport_size({"width": 1280, "height": 900})
 
     # The administrator's layout page: preview, an edit, save, the history, a rollback.
@@ -232,7 +236,7 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
     admin.locator("#workspace .la-field").first.wait_for(timeout=20_000)
     layout = Screen(page, "iframe.app-frame", lang)
     problems += layout.check("layout page")
-    screenshot(page, f"layout-admin-{scheme}.png" if lang == "en" else f"layout-admin-{scheme}-{lang}.png")
+    screenshot(page, "layout-admin.png" if scheme == "light" else "layout-admin-dark.png", lang)
     admin.locator('button[value="preview"]').click()
     admin.locator(".la-preview").wait_for()
     problems += layout.check("layout preview")
