@@ -34,9 +34,12 @@ $(VENV)/.synced: $(BIN)/python uv.lock pyproject.toml
 	$(BIN)/python -m uv sync --locked --inexact --python $(BIN)/python
 	touch $@
 
-# The Russian catalogue (locale/ru), compiled from its .po; needs gettext's msgfmt.
+# The Russian catalogue (locale/ru), compiled from its .po: by gettext's msgfmt where it is
+# installed, else by our own pure-Python compiler (widgets/i18n_compile.py), so Python and make suffice.
 messages: $(VENV)/.synced
-	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0; \
+	else $(BIN)/python -m widgets.i18n_compile; fi
 
 setup: messages
 	$(BIN)/python manage.py migrate --noinput

@@ -222,9 +222,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile the message catalogues when a test run starts without `make` (they are not committed)."""
     from pathlib import Path
 
-    from django.core.management import call_command
+    from widgets.i18n_compile import compile_all
 
     po = Path(__file__).resolve().parent.parent / "locale" / "ru" / "LC_MESSAGES" / "django.po"
     mo = po.with_suffix(".mo")
     if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        call_command("compilemessages", locale=["ru"], ignore_patterns=[".venv", "node_modules"], verbosity=0)
+        compile_all()
