@@ -224,13 +224,13 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
     tab.locator("#contacts-status span").wait_for(timeout=20_000)
     problems += screen.check("tab after saving")
     # The theme switch applies at once and is remembered for this user (the next load renders it).
-    other = "dark" if scheme == "light" else "light"
+    chosen = "dark" if scheme == "light" else "light"
     with page.expect_response(re.compile(r"/theme/$")):
-        tab.locator(f'[data-theme-switch] input[value="{other}"]').check()
-    assert screen.frame.evaluate("() => document.documentElement.dataset.theme") == other
+        tab.locator(f'[data-theme-switch] input[value="{chosen}"]').check()
+    assert screen.frame.evaluate("() => document.documentElement.dataset.theme") == chosen
     from widgets.theme import ThemeChoice
 
-    assert ThemeChoice.objects.get(user_id=1).theme == other
+    assert ThemeChoice.objects.get(user_id=1).theme == chosen
     ThemeChoice.objects.all().delete()
     if scheme == "light" and lang == "en":
         page.set_viewport_size({"width": 360, "height": 720})
