@@ -32,18 +32,14 @@ SAME_IN_RUSSIAN = {"Deal Desk", "Bitrix24", "JSON", "%", "E-mail", "B24"}
 
 
 @pytest.fixture(scope="module")
-def scrollbar_chromium() -> Iterator[Any]:
-    """Chromium that draws its scroll bars: a frame too small for its page shows them."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, ignore_default_args=["--hide-scrollbars"]
-        )
-        yield browser
-        browser.close()
+def scrollbar_chromium(chromium: Any) -> Iterator[Any]:
+    """Chromium that draws its scroll bars: a frame too small for its page shows them. Launched by
+    the session's own Playwright (a second sync Playwright cannot run beside it)."""
+    browser = chromium.browser_type.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, ignore_default_args=["--hide-scrollbars"]
+    )
+    yield browser
+    browser.close()
 
 
 class Watch:
