@@ -23,7 +23,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Extra pytest arguments for `make test` (.ci/run's first pass leaves the multi-process tests to its second).
 PYTEST_ARGS ?=
 
-.PHONY: run test setup lint format typecheck bench clean
+.PHONY: run test setup lint format typecheck bench clean messages
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3 --version)"; exit 1; }
@@ -34,7 +34,14 @@ $(VENV)/.synced: $(BIN)/python uv.lock pyproject.toml
 	$(BIN)/python -m uv sync --locked --inexact --python $(BIN)/python
 	touch $@
 
-setup: $(VENV)/.synced
+# The Russian catalogue (locale/ru), compiled from its .po: by gettext's msgfmt where it is
+# installed, else by our own pure-Python compiler (widgets/common/i18n_compile.py), so Python and make suffice.
+messages: $(VENV)/.synced
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0; \
+	else $(BIN)/python -m widgets.common.i18n_compile; fi
+
+setup: messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py migrate --noinput --database sandbox
 	$(BIN)/python manage.py sandbox_seed
@@ -51,7 +58,7 @@ run: setup
 	trap 'kill $$https_pid 2>/dev/null' EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.synced
+test: messages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "widgets.common.i18n.PortalLanguageMiddleware",  # the Bitrix24 user's LANG (widgets/common/i18n.py)
 ]
 if B24_SANDBOX:
     # Before CommonMiddleware, whose slash redirects resolve against the chosen URLconf.
@@ -135,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "widgets.common.theme.theme_context",
             ],
         },
     },
@@ -192,6 +194,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 TIME_ZONE = "UTC"
 USE_I18N = True
+# One catalogue for the templates and the code (compiled by `make setup`/`make test`).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from sandbox.views import deal_card, marketplace, pages, tools
+from sandbox.views import deal_card, marketplace, pages, prefs, tools
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", pages.home, name="home"),
@@ -25,5 +25,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("faults/", tools.faults, name="faults"),
     path("faults.json", tools.faults_json, name="faults_json"),
     path("switch-user/", tools.switch_user, name="switch_user"),
+    path("prefs/", prefs.portal_prefs, name="prefs"),
     path("bx24.js", tools.bx24_js, name="bx24_js"),
 ]

@@ -226,3 +226,15 @@ def sandbox_https(sandbox: SandboxPortal, https_port: int, sandbox_tls_files: An
         ca_file=str(sandbox_tls_files.ca_cert),
         portal=sandbox,
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the message catalogues when a test run starts without `make` (they are not committed)."""
+    from pathlib import Path
+
+    from widgets.common.i18n_compile import compile_all
+
+    po = Path(__file__).resolve().parent.parent / "locale" / "ru" / "LC_MESSAGES" / "django.po"
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        compile_all()

@@ -43,3 +43,18 @@ class LayoutVersion(models.Model):
 
     def __str__(self) -> str:
         return f"version {self.number} of funnel {self.category_id} ({self.scope})"
+
+
+class ThemeChoice(models.Model):
+    """A user's chosen theme; no row means "auto"."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="theme_choices")
+    user_id = models.PositiveIntegerField()
+    theme = models.CharField(max_length=5, default="auto")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal", "user_id"], name="theme_choice_one_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.theme} for user {self.user_id} on {self.portal_id}"

@@ -1,6 +1,5 @@
 // Deal Desk's deal tab, inside the Bitrix24 deal card. The server does all the work (htmx);
-// this file only handles what a browser must: fitting the iframe to its content (BX24.js),
-// keeping the widget token fresh, keyboard moves between cells, the search listboxes (catalog
+// this file only handles what a browser must (frame-fit.js fits the iframe): keeping the widget token fresh, keyboard moves between cells, the search listboxes (catalog
 // and contacts), and the buttons that talk to the portal around the tab (BX24.reloadWindow).
 "use strict";
 
@@ -8,47 +7,14 @@
   const body = document.body;
   let bx24Ready = false;
 
-  // ------------------------------------------------------------------ fit the iframe (BX24.js)
-
-  let lastHeight = 0;
-  let scheduled = false;
-
-  function contentHeight() {
-    const main = document.getElementById("deal-tab");
-    return Math.ceil((main ? main.getBoundingClientRect().bottom : body.scrollHeight) + window.scrollY);
-  }
-
-  function fit() {
-    scheduled = false;
-    if (!bx24Ready) return;
-    const height = contentHeight();
-    if (Math.abs(height - lastHeight) < 2) return;
-    lastHeight = height;
-    if (height >= window.innerHeight) {
-      window.BX24.fitWindow(); // grows to the document's height, at 100% width
-    } else {
-      // fitWindow never shrinks below the current frame, so a shorter page says its height.
-      window.BX24.resizeWindow(document.documentElement.clientWidth, height);
-    }
-  }
-
-  function scheduleFit() {
-    if (!scheduled) {
-      scheduled = true;
-      window.requestAnimationFrame(fit);
-    }
-  }
+  // The frame is fitted to the tab by frame-fit.js.
 
   if (window.BX24 && typeof window.BX24.init === "function") {
     window.BX24.init(function () {
       bx24Ready = true;
-      scheduleFit();
       offerCardReload();
       offerTabReload();
     });
-  }
-  if ("ResizeObserver" in window) {
-    new ResizeObserver(scheduleFit).observe(body);
   }
 
   // ------------------------------------------------------------------ the widget token
@@ -296,11 +262,22 @@
     markInvalid(document);
     refocus();
   });
+  body.addEventListener("htmx:afterSettle", focusNamed);
+
+  // The server names the control to focus after an action (data-autofocus, not autofocus:
+  // Chrome blocks the autofocus attribute in a cross-origin frame and logs an error for it).
+  // Once: the attribute goes, so a later swap elsewhere (the freshness poll) does not move focus.
+  function focusNamed() {
+    const element = document.querySelector("[data-autofocus]");
+    if (!element) return;
+    element.removeAttribute("data-autofocus");
+    element.focus();
+  }
 
   // ------------------------------------------------------------------ buttons
 
   // Moving a product row keeps the focus on the same button of the moved row, so it can be pressed
-  // again. (The contacts editor names the button to focus itself, with autofocus.)
+  // again. (The contacts editor names the button to focus itself, with data-autofocus.)
   let pendingFocus = null;
   body.addEventListener("htmx:configRequest", function (event) {
     const submitter = event.detail.triggeringEvent && event.detail.triggeringEvent.submitter;

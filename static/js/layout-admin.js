@@ -146,26 +146,12 @@
     form.appendChild(op);
     form.requestSubmit();
   });
-
-  // --- one scrollbar inside the portal ------------------------------------------------------------
-
-  // resizeWindow with the content's own height, not fitWindow: fitWindow measures the document,
-  // which never gets shorter than the frame, so the frame could grow but never shrink back.
-  function fit() {
-    if (!window.BX24 || typeof window.BX24.resizeWindow !== 'function') return;
-    var workspace = document.getElementById('workspace');
-    var bottom = workspace ? workspace.getBoundingClientRect().bottom + window.scrollY : document.body.scrollHeight;
-    window.BX24.resizeWindow(document.documentElement.clientWidth, Math.max(420, Math.ceil(bottom)));
-  }
-
-  window.addEventListener('load', function () {
-    if (window.BX24 && typeof window.BX24.init === 'function') window.BX24.init(fit);
-    if (window.ResizeObserver) {
-      var pending = null;
-      new ResizeObserver(function () {
-        clearTimeout(pending);
-        pending = setTimeout(fit, 100);
-      }).observe(document.body);
-    }
+  // The frame is fitted to the page by frame-fit.js.
+  // --- the file picker: the chosen file's name beside the styled button --------------------------
+  document.addEventListener('change', function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches('[data-file-input]')) return;
+    var name = input.closest('label').querySelector('[data-file-name]');
+    if (name && input.files && input.files.length) name.textContent = input.files[0].name;
   });
 })();

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from b24app import portal_form
 from b24app.models import Portal, UserToken
+from widgets.common.i18n import django_language
 
 
 class PlacementRefused(Exception):
@@ -66,7 +67,6 @@ def placement_parse(request: HttpRequest) -> PlacementPost:
         expires = portal_form.expires_in_parse(post.get("AUTH_EXPIRES"))
     except portal_form.PortalFieldError as exc:
         raise PlacementMalformed(str(exc)) from exc
-    lang = request.GET.get("LANG", "en").lower()
     return PlacementPost(
         auth_id=auth_id,
         refresh_id=post.get("REFRESH_ID", ""),
@@ -75,7 +75,7 @@ def placement_parse(request: HttpRequest) -> PlacementPost:
         application_token=post.get("APPLICATION_TOKEN", ""),
         placement=post.get("PLACEMENT", ""),
         options=options,
-        lang=lang if lang in ("en", "ru") else "en",
+        lang=django_language(request.GET.get("LANG")),  # Bitrix24's code, as a Django locale
     )
 
 

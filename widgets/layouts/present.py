@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django_htmx.http import reswap, retarget
 
 from b24app import trust
@@ -31,6 +32,7 @@ from b24app.errors import (
     RateLimited,
 )
 from widgets.common.auth import WidgetRequest
+from widgets.common.failures import failure_reason
 from widgets.layouts.batch import Target
 from widgets.layouts.catalog import PALETTE_HIDDEN, Catalog, FieldInfo, catalog_cached, user_name
 from widgets.layouts.confirm import NotApplied
@@ -65,20 +67,20 @@ def refused(
 def failure_text(exc: B24Error) -> str:
     """What a person can do about a Bitrix24 failure (never the exception's own text)."""
     if isinstance(exc, AuthorizationLost | InvalidToken):
-        return "Your Bitrix24 session has ended. Close this page and open Deal Desk again from the app menu."
+        return _("Your Bitrix24 session has ended. Close this page and open Deal Desk again from the app menu.")
     if isinstance(exc, AccessDenied):
-        return "Bitrix24 refused: your account may not change this layout."
+        return _("Bitrix24 refused: your account may not change this layout.")
     if isinstance(exc, NotApplied):
-        return "Bitrix24 did not answer in time. Deal Desk read the layout again: nothing was changed; try again."
+        return _("Bitrix24 did not answer in time. Deal Desk read the layout again: nothing was changed; try again.")
     if isinstance(exc, OutcomeUnknown):
         # Never "nothing was changed": the portal may have applied it and lost only the answer.
-        return (
+        return _(
             "Bitrix24 did not answer in time, so Deal Desk cannot tell whether the change was saved. "
             "Reload the page to see what Bitrix24 holds now."
         )
     if isinstance(exc, RateLimited | PortalUnavailable):
-        return "Bitrix24 did not answer in time. Nothing was changed; try again in a moment."
-    return "Bitrix24 did not accept the request. Nothing was changed; try again."
+        return _("%(reason)s Nothing was changed; try again in a moment.") % {"reason": failure_reason(exc)}
+    return _("Bitrix24 did not accept the request. Nothing was changed; try again.")
 
 
 def page_url(target: Target | None) -> str:

@@ -13,6 +13,8 @@ from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
@@ -77,7 +79,7 @@ def main_page(request: HttpRequest) -> HttpResponse:
         post = placement_parse(request)
         portal = placement_portal(post)
         if portal.status != Portal.Status.INSTALLED:
-            return frame_for_portal(refused(request, reason="reauth"), portal)
+            return frame_for_portal(refused(request, reason="reauth", status=200), portal)
         opened = services.layout_admin_open(post=post, portal=portal)
     except PlacementRefused as exc:
         log.warning("layout page refused: %s", exc)
@@ -85,7 +87,8 @@ def main_page(request: HttpRequest) -> HttpResponse:
         return frame_for_portal(response, portal) if portal else response
     except NotLayoutAdmin:
         assert portal is not None
-        return frame_for_portal(refused(request), portal)
+        # A page the person is meant to read (200): a 403 would show in the portal's console as a failure.
+        return frame_for_portal(refused(request, status=200), portal)
     except B24Error as exc:
         assert portal is not None
         log.warning("layout page: Bitrix24 failed on open: %s", exc)
@@ -180,15 +183,17 @@ def save(request: WidgetRequest) -> HttpResponse:
     return render_workspace(request, layout_page_context(request, ws=ws, message=saved_message(version.number, action)))
 
 
-PERSONAL_REMOVED = "The personal layout is removed. The previous one stays in the history below."
-RESET_DONE = "The card is back to the Bitrix24 default. The previous layout stays in the history below."
-PROBLEMS_FIRST = "Fix the problems listed below first. Nothing was sent to Bitrix24."
+PERSONAL_REMOVED = gettext_lazy("The personal layout is removed. The previous one stays in the history below.")
+RESET_DONE = gettext_lazy("The card is back to the Bitrix24 default. The previous layout stays in the history below.")
+PROBLEMS_FIRST = gettext_lazy("Fix the problems listed below first. Nothing was sent to Bitrix24.")
 
 
 def saved_message(number: int, action: str) -> str:
     if action == "everyone":
-        return f"Saved as version {number}. Everyone now sees this layout: personal layouts were removed."
-    return f"Saved as version {number}. Deal cards in this funnel show it from now on."
+        return _("Saved as version %(n)s. Everyone now sees this layout: personal layouts were removed.") % {
+            "n": number
+        }
+    return _("Saved as version %(n)s. Deal cards in this funnel show it from now on.") % {"n": number}
 
 
 @csrf_exempt

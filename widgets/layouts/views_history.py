@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -29,6 +30,7 @@ from widgets.layouts.present import (
 )
 from widgets.layouts.schema import LayoutInvalid, layout_to_api
 from widgets.layouts.services import NotLayoutAdmin, Workspace, version_layout, version_target
+from widgets.templatetags.layout_notes import version_note
 
 EXPORT_FORMAT = "deal-desk.card-layout"
 
@@ -55,7 +57,8 @@ def rollback(request: WidgetRequest) -> HttpResponse:
         return workspace_failure(request, f"That version cannot be sent as it is: {problems} Nothing was sent.")
     target, layout = version_target(version), version_layout(version)
     ws = Workspace(ctx.catalog, target, layout, saved=version.layout is not None)
-    message = f"Rolled back: version {version.number} restores {version.note.removeprefix('rolled back to ')}."
+    restored = version_note(version.note.removeprefix("rolled back to "))
+    message = _("Rolled back: version %(n)s restores %(what)s.") % {"n": version.number, "what": restored}
     return render_workspace(request, layout_page_context(request, ws=ws, message=message))
 
 

@@ -54,6 +54,7 @@ from widgets.common.placement import (
     placement_portal,
     placement_retry_fields,
 )
+from widgets.common.theme import theme_get
 from widgets.contacts.present import ContactsView, contacts_view
 from widgets.contacts.state import contacts_read
 from widgets.products.actions import ROWS_SAVING, editor_post
@@ -119,7 +120,8 @@ def _page(
         poll_seconds=poll_seconds(),
     )
     # The tab's own id (X-Deal-Tab): its saves are told apart from changes made elsewhere.
-    return {**context, "bx24_js": trust.bx24_js_url(), "tab_session": secrets.token_hex(8)}
+    theme = theme_get(portal_id=widget.portal_id, user_id=widget.user_id)
+    return {**context, "bx24_js": trust.bx24_js_url(), "tab_session": secrets.token_hex(8), "theme": theme}
 
 
 def page_of(request: WidgetRequest, loaded: Loaded, known: int, results: Results | None = None) -> dict[str, Any]:

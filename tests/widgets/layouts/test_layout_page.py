@@ -66,7 +66,7 @@ def test_a_sales_rep_gets_the_polite_page_and_nothing_is_kept(installed: Install
     from b24app.models import UserToken
 
     page = open_admin(installed.sandbox, user=3)
-    assert page.response.status_code == 403
+    assert page.response.status_code == 200  # a page meant to be read, not a failed request
     assert "Please ask your Bitrix24 administrator" in page.response.text
     assert "X-Widget-Token" not in page.response.headers
     assert not UserToken.objects.filter(user_id=3).exists()
@@ -98,7 +98,7 @@ def test_a_portal_needing_reauthorization_says_so(installed: Installed) -> None:
     installed.portal.status = installed.portal.Status.NEEDS_REAUTH
     installed.portal.save()
     page = open_admin(installed.sandbox, user=1)
-    assert page.response.status_code == 403
+    assert page.response.status_code == 200
     assert "Deal Desk needs to be reconnected" in page.response.text
 
 
@@ -141,7 +141,9 @@ def test_bitrix24_being_down_shows_a_message_and_retry_never_a_500(admin: AdminP
     assert down.status_code == 200
     response = admin.get("layout_page", {"category": 1}, htmx=htmx)
     assert response.status_code == 200
-    assert "Bitrix24 did not answer in time" in response.text
+    # An error page answered at once is said as such, not as a timeout (issue 18).
+    assert "Bitrix24 answered with an error page" in response.text
+    assert "did not answer in time" not in response.text
     assert "Retry" in response.text
     assert "Traceback" not in response.text and "UNEXPECTED_ANSWER" not in response.text
 

@@ -100,12 +100,12 @@ def test_the_users_own_tokens_are_stored_for_their_later_requests(sandbox: Sandb
 def test_the_tab_speaks_the_users_language(sandbox: SandboxPortal, tab_portal: Any) -> None:
     deal_id = deal_of()
     russian = open_tab(sandbox, deal_id, lang="ru")
-    assert '<html lang="ru">' in russian.page
+    assert '<html lang="ru" ' in russian.page
     assert "Товары" in russian.page and "Сохранить" in russian.page
     # …and keeps speaking it on every later request of that tab.
     assert "Сохранить" in russian.post("add", htmx=True).text
     english = open_tab(sandbox, deal_id, lang="de")  # not offered: English
-    assert '<html lang="en">' in english.page and "Save" in english.page
+    assert '<html lang="en" ' in english.page and "Save" in english.page
 
 
 def test_bx24_js_is_loaded_from_the_configured_address(sandbox: SandboxPortal, tab_portal: Any, settings: Any) -> None:

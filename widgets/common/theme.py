@@ -1,0 +1,62 @@
+"""Each user's colour theme (light, dark or auto), kept on our server.
+
+Bitrix24 tells an app nothing about the portal's theme (bitrix24-look.md §2), so the tab does what
+b24ui does: "auto" follows prefers-color-scheme, and the user may pick light or dark. The choice
+is a row of ours keyed by portal and user rather than a Bitrix24 user option (user.option.set):
+reading it then costs no REST request on every tab open, and saving it none either (the portal
+allows 2 requests a second per app). The page's <html data-theme> is rendered from it, so the
+first paint has the right colours.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from b24app.models import Portal
+from widgets.common.auth import WidgetTokenInvalid, frame_for_portal, token_from_request, widget_token_read
+from widgets.models import ThemeChoice
+
+log = logging.getLogger(__name__)
+
+THEMES = ("auto", "light", "dark")
+
+
+def theme_get(*, portal_id: int, user_id: int) -> str:
+    theme = ThemeChoice.objects.filter(portal_id=portal_id, user_id=user_id).values_list("theme", flat=True).first()
+    return theme if theme in THEMES else "auto"
+
+
+def theme_set(*, portal_id: int, user_id: int, theme: str) -> None:
+    ThemeChoice.objects.update_or_create(portal_id=portal_id, user_id=user_id, defaults={"theme": theme})
+
+
+def theme_context(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: the signed-in widget user's theme, for <html data-theme>."""
+    widget = getattr(request, "widget", None)
+    if widget is None:
+        return {"theme": "auto"}
+    return {"theme": theme_get(portal_id=widget.portal_id, user_id=widget.user_id)}
+
+
+@csrf_exempt  # inside the portal's frame: the signed widget token is the proof (house style §11)
+@require_POST
+def theme_save(request: HttpRequest) -> HttpResponse:
+    """Remember the user's choice (from the tab or the layout page); the page already shows it."""
+    try:
+        identity = widget_token_read(token_from_request(request))
+    except WidgetTokenInvalid as exc:
+        log.info("theme change refused: %s", exc)
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    theme = request.POST.get("theme", "")
+    if theme not in THEMES:
+        return HttpResponseBadRequest("Bad request", content_type="text/plain")
+    portal = Portal.objects.filter(pk=identity.portal_id, status=Portal.Status.INSTALLED).first()
+    if portal is None:
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    theme_set(portal_id=portal.pk, user_id=identity.user_id, theme=theme)
+    return frame_for_portal(HttpResponse(status=204), portal)
