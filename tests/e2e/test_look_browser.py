@@ -49,8 +49,15 @@ class Watch:
         self.problems: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
-        page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url} {request.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
+
+    def _failed(self, request: Any) -> None:
+        # A request the browser itself abandoned because the page moved on (a favicon still loading
+        # when the next page opens) is no failure a person sees; every other failure counts.
+        if request.failure == "net::ERR_ABORTED" and not request.is_navigation_request():
+            return
+        self.problems.append(f"failed: {request.url} {request.failure}")
 
     def _console(self, message: Any) -> None:
         if message.type in ("error", "warning"):

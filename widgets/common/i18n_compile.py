@@ -13,7 +13,7 @@ import struct
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # widgets/common/ → the project root
 
 
 def _entries(po: str) -> dict[bytes, bytes]:

@@ -152,33 +152,47 @@ def layout_edit_apply(
             raise LayoutOpError(f"The new section {reason}.")
         return section_add(layout, edit.new_title), f"Section “{edit.new_title.strip()}” added."
     if kind in ("section_up", "section_down", "section_remove"):
-        (index,) = _numbers(edit.op)
-        title = _section_at(layout, index).title or f"Section {index + 1}"
-        if kind == "section_remove":
-            return section_remove(layout, index), f"Section “{title}” removed."
-        delta = -1 if kind == "section_up" else 1
-        return section_move(layout, index, delta), f"Section “{title}” moved {'up' if delta < 0 else 'down'}."
+        return _section_edit(layout, edit, kind)
     if kind in ("field_up", "field_down", "field_remove", "field_always"):
-        section, index = _numbers(edit.op)
-        source = _section_at(layout, section)
-        if not 0 <= index < len(source.elements):
-            raise LayoutOpError("That field is no longer in this section.")
-        shown = label(source.elements[index].name)
-        if kind == "field_remove":
-            return field_remove(layout, section, index), f"“{shown}” removed; it is back in the field list."
-        if kind == "field_always":
-            return field_toggle_always(layout, section, index), f"“{shown}”: always-show switched."
-        delta = -1 if kind == "field_up" else 1
-        return field_move(layout, section, index, delta), f"“{shown}” moved {'up' if delta < 0 else 'down'}."
+        return _field_edit(layout, edit, kind, label)
     if kind == "field_add":
-        name = edit.op.split(":", 1)[1]
-        if name not in known:
-            raise LayoutOpError("That is not a deal field on this portal.")
-        if not layout.sections:
-            raise LayoutOpError("Add a section first, then put fields into it.")
-        section = edit.target_section if edit.target_section is not None else len(layout.sections) - 1
-        title = _section_at(layout, section).title
-        return field_add(layout, section, name), f"“{label(name)}” added to “{title}”."
+        return _field_add(layout, edit, known, label)
     if kind == "reorder" and edit.order is not None:
         return fields_arrange(layout, edit.order), "Fields rearranged."
     return layout, ""
+
+
+def _section_edit(layout: Layout, edit: EditRequest, kind: str) -> tuple[Layout, str]:
+    (index,) = _numbers(edit.op)
+    title = _section_at(layout, index).title or f"Section {index + 1}"
+    if kind == "section_remove":
+        return section_remove(layout, index), f"Section “{title}” removed."
+    delta = -1 if kind == "section_up" else 1
+    return section_move(layout, index, delta), f"Section “{title}” moved {'up' if delta < 0 else 'down'}."
+
+
+def _field_edit(layout: Layout, edit: EditRequest, kind: str, label: Callable[[str], str]) -> tuple[Layout, str]:
+    section, index = _numbers(edit.op)
+    source = _section_at(layout, section)
+    if not 0 <= index < len(source.elements):
+        raise LayoutOpError("That field is no longer in this section.")
+    shown = label(source.elements[index].name)
+    if kind == "field_remove":
+        return field_remove(layout, section, index), f"“{shown}” removed; it is back in the field list."
+    if kind == "field_always":
+        return field_toggle_always(layout, section, index), f"“{shown}”: always-show switched."
+    delta = -1 if kind == "field_up" else 1
+    return field_move(layout, section, index, delta), f"“{shown}” moved {'up' if delta < 0 else 'down'}."
+
+
+def _field_add(
+    layout: Layout, edit: EditRequest, known: Collection[str], label: Callable[[str], str]
+) -> tuple[Layout, str]:
+    name = edit.op.split(":", 1)[1]
+    if name not in known:
+        raise LayoutOpError("That is not a deal field on this portal.")
+    if not layout.sections:
+        raise LayoutOpError("Add a section first, then put fields into it.")
+    section = edit.target_section if edit.target_section is not None else len(layout.sections) - 1
+    title = _section_at(layout, section).title
+    return field_add(layout, section, name), f"“{label(name)}” added to “{title}”."

@@ -214,10 +214,9 @@ def _parse_section(index: int, raw: Any, problems: list[Problem]) -> Section | N
 def _parse_element(section: int, index: int, raw: Any, problems: list[Problem]) -> Element | None:
     where = f"Field {index + 1} of section {section + 1}"
     name = raw.get("name") if isinstance(raw, dict) else None
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(raw, dict) or not isinstance(name, str) or not name.strip():
         problems.append(Problem(f"{where} has no field name.", section, index))
         return None
-    assert isinstance(raw, dict)
     flags = raw.get("optionFlags", 0)
     if flags in (None, ""):
         flags = 0

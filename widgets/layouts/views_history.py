@@ -17,6 +17,7 @@ from widgets.common.auth import WidgetRequest, widget_view
 from widgets.layouts import people as layout_people
 from widgets.layouts import services
 from widgets.layouts.batch import Target
+from widgets.layouts.catalog import catalog_cached
 from widgets.layouts.diff import layout_diff
 from widgets.layouts.forms import AccessForm, DiffForm, ExportForm, LayoutVersionForm, UserSearchForm
 from widgets.layouts.present import (
@@ -99,7 +100,7 @@ def export_json(request: WidgetRequest) -> HttpResponse:
         target, layout, label = version_target(version), version_layout(version), f"v{version.number}"
         catalog = ctx.catalog
     else:
-        cached = services.catalog_cached(request.portal)
+        cached = catalog_cached(request.portal)
         target = form.target(cached.default_funnel.id if cached else 0)
         ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
         layout, label, catalog = ws.layout, "saved", ws.catalog

@@ -151,7 +151,7 @@ def paste_apply(*, drafts: list[RowDraft], text: str, fmt: CurrencyFormat) -> Ro
             errors.append(_("Line %(line)d: %(problem)s") % {"line": number, "problem": too_many()})
             left.append(line)
             continue
-        values = dict(zip(PASTE_COLUMNS, cells + ["", ""], strict=False))
+        values = dict(zip(PASTE_COLUMNS, [*cells, "", ""], strict=False))
         for column in ("quantity", "price"):
             # "$1,200.00" or "12 pcs" as spreadsheets show them: keep the number.
             digits = _NOT_NUMERIC.sub("", values[column]).strip()
