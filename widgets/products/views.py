@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap
 
 from b24app import trust
+from b24app.client import queued_seconds
 from b24app.errors import AuthorizationLost, B24Error, InvalidToken
 from b24app.models import Portal
 from widgets.common.auth import (
@@ -76,6 +77,8 @@ from widgets.products.signing import state_read
 log = logging.getLogger(__name__)
 TEMPLATE = "widgets/deal_tab.html"
 OPENING_TEMPLATE = "widgets/deal_tab_opening.html"  # the first paint: frame and skeleton
+BUSY_SECONDS = 2.0  # a fill that would wait longer than this in the limiter answers "busy" and polls
+POLL_MAX_SECONDS = 5.0
 # What a Retry posts again when Bitrix24 did not answer the placement (the portal's own fields, §5.2).
 
 
@@ -192,6 +195,11 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
     if isinstance(placed, HttpResponse):
         return placed
     post, portal = placed
+    return _opening(request, post, portal)
+
+
+def _opening(request: HttpRequest, post: PlacementPost, portal: Portal, *, poll_after: float = 0) -> HttpResponse:
+    """The skeleton page with a fresh opening token; `poll_after`: Bitrix24 is busy, fill after that many seconds."""
     with translation.override(post.lang):
         context = {
             "LANGUAGE_CODE": post.lang,
@@ -201,6 +209,7 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
             "opening_header": OPENING_HEADER,
             "placement_fields": placement_retry_fields(request),
             "bx24_js": trust.bx24_js_url(),
+            "poll_after": f"{poll_after:.1f}" if poll_after else "",
         }
         response = render(request, OPENING_TEMPLATE, context)
     response["Cache-Control"] = "no-store"  # it carries AUTH_ID (as the portal's own POST did)
@@ -220,6 +229,11 @@ def tab_open(request: HttpRequest) -> HttpResponse:
     except OpeningRefused as exc:
         log.info("deal tab opening refused for %s: %s", portal.member_id, exc)
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    queued = queued_seconds(portal.member_id)
+    if queued > BUSY_SECONDS:
+        # A long queue in the limiter: answer "busy" now and come back, rather than hold a server
+        # thread (which the next user's first paint needs) while the request waits its turn.
+        return _opening(request, post, portal, poll_after=min(POLL_MAX_SECONDS, queued - BUSY_SECONDS + 0.5))
     with translation.override(post.lang):
         context: dict[str, Any] = {"LANGUAGE_CODE": post.lang, "placement_url": _with_query(request, "tab_placement")}
         known = _version_before(portal, post)

@@ -127,3 +127,36 @@ def test_the_skeleton_answers_at_once_while_the_portal_is_slow(sandbox: SandboxP
         sandbox_fault(sandbox, delay_ms=0)
     assert painted < 2.0  # far below the portal's 3 s: nothing waited for it (no timing claim beyond that)
     assert filled.status_code == 200 and '<form id="editor"' in filled.text
+
+
+def test_a_long_limiter_queue_answers_busy_at_once_and_the_next_poll_fills(
+    sandbox: SandboxPortal, tab_portal: Any, monkeypatch: Any
+) -> None:
+    import widgets.products.views as views
+
+    opening = skeleton(sandbox, placement_form(user=1, deal_id=deal_of()))
+    monkeypatch.setattr(views, "queued_seconds", lambda key: 12.0)
+    mark = last_call_id()
+    busy = tab_fill(sandbox, opening)
+    assert busy.status_code == 200 and calls_since(mark) == []  # no slot taken, no thread held
+    again = opening_of(busy.text)
+    assert again is not None and again.token != opening.token
+    assert 'hx-trigger="load delay:5.0s"' in busy.text and "Bitrix24 is busy, loading…" in busy.text
+    assert "X-Widget-Token" not in busy.headers and '<form id="editor"' not in busy.text
+    monkeypatch.setattr(views, "queued_seconds", lambda key: 0.0)
+    filled = tab_fill(sandbox, again)
+    assert filled.status_code == 200 and '<form id="editor"' in filled.text
+    assert [c.method for c in calls_since(mark)] == ["batch"]
+
+
+def test_the_limiter_tells_its_queue_without_reserving(settings: Any) -> None:
+    from b24app import limiter
+
+    limits = limiter.Limits(rate=2.0, burst=2)
+    key = f"queue-{secrets.token_hex(4)}"
+    assert limiter.queued_seconds(key, limits, now=1000.0) == 0.0
+    for _ in range(4):
+        limiter.reserve_slot(key, limits, now=1000.0, max_wait=60)
+    queued = limiter.queued_seconds(key, limits, now=1000.0)
+    assert queued == limiter.reserve_slot(key, limits, now=1000.0, max_wait=60) > 0
+    assert limiter.queued_seconds(key, limits, now=1000.0) == queued + 0.5  # the read reserved nothing
