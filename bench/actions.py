@@ -111,6 +111,17 @@ class App:
             return painted
         headers = {"X-Opening-Token": opening.token}
         filled = self.post(opening.url, opening.fields, htmx=True, headers=headers)
+        again = opening_of(filled.page.html) if filled.page.status == 200 else None
+        while again is not None:  # "Bitrix24 is busy": the page polls again (no REST request in the busy answers)
+            time.sleep(again.delay)
+            more = self.post(again.url, again.fields, htmx=True, headers={"X-Opening-Token": again.token})
+            filled = Timed(
+                more.page,
+                filled.seconds + more.seconds,
+                filled.portal_seconds + more.portal_seconds,
+                filled.portal_requests + more.portal_requests,
+            )
+            again = opening_of(more.page.html) if more.page.status == 200 else None
         return Timed(
             filled.page,
             painted.seconds + filled.seconds,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,13 @@ class TabOpener(FastHttpUser):
             if opening is None:
                 painted.failure(f"HTTP {painted.status_code}, no skeleton")
                 return
-        headers = {"X-Opening-Token": opening.token, "HX-Request": "true"}
-        with self.client.post(
-            opening.url, data=dict(opening.fields), headers=headers, name="open deal tab", catch_response=True
-        ) as response:
-            text = response.text or ""
-            if response.status_code != 200 or '<form id="editor"' not in text:
-                response.failure(f"HTTP {response.status_code}, no editor")
+        while opening is not None:  # the fill, and its polls while Bitrix24 is busy (limits are off here)
+            time.sleep(opening.delay)  # gevent's, under locust
+            headers = {"X-Opening-Token": opening.token, "HX-Request": "true"}
+            with self.client.post(
+                opening.url, data=dict(opening.fields), headers=headers, name="open deal tab", catch_response=True
+            ) as response:
+                text = response.text or ""
+                opening = opening_of(text) if response.status_code == 200 else None
+                if opening is None and (response.status_code != 200 or '<form id="editor"' not in text):
+                    response.failure(f"HTTP {response.status_code}, no editor")

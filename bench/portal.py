@@ -125,6 +125,7 @@ class Opening:
     url: str
     token: str
     fields: list[tuple[str, str]]
+    delay: float = 0.0  # a "busy" answer's form fills after this many seconds (hx-trigger "load delay:Ns")
 
 
 class _OpeningReader(HTMLParser):
@@ -145,7 +146,10 @@ def opening_of(page: str) -> Opening | None:
     if not reader.attrs.get("hx-post"):
         return None
     headers = json.loads(reader.attrs.get("hx-headers") or "{}")
-    return Opening(reader.attrs["hx-post"], str(headers.get("X-Opening-Token", "")), form_fields(page, "opening"))
+    trigger = reader.attrs.get("hx-trigger", "")
+    delay = float(trigger.split("delay:", 1)[1].rstrip("s")) if "delay:" in trigger else 0.0
+    token = str(headers.get("X-Opening-Token", ""))
+    return Opening(reader.attrs["hx-post"], token, form_fields(page, "opening"), delay)
 
 
 @dataclass(frozen=True)

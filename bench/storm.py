@@ -67,10 +67,12 @@ def _storm(ctx: Run, forms: list[dict[str, str]]) -> list[Visit]:
             response = requests.post(target, data=forms[index], timeout=CLIENT_TIMEOUT)
             visit.painted = time.monotonic()
             opening = opening_of(response.text) if response.status_code == 200 else None
-            if opening is not None:  # the skeleton's htmx load, as the browser sends it at once
+            while opening is not None:  # the skeleton's htmx load, and its polls while Bitrix24 is busy
+                time.sleep(opening.delay)
                 fill = f"{ctx.config.app_url.rstrip('/')}{opening.url}"
                 headers = {"X-Opening-Token": opening.token, "HX-Request": "true"}
                 response = requests.post(fill, data=opening.fields, headers=headers, timeout=CLIENT_TIMEOUT)
+                opening = opening_of(response.text) if response.status_code == 200 else None
             visit.status, visit.outcome = response.status_code, _classify(response)
         except requests.RequestException as exc:
             visit.outcome = f"error: {type(exc).__name__}"
