@@ -347,6 +347,11 @@ def _reads_only(cmd: Any) -> bool:
     return bool(names) and all(name.endswith(_READ_SUFFIXES) for name in names)
 
 
+def queued_seconds(limiter_key: str) -> float:
+    """How long a request with this limiter key (a portal's member_id) would wait now; nothing reserved."""
+    return limiter.queued_seconds(limiter_key, _limits())
+
+
 def _limits() -> limiter.Limits:
     rate = settings.B24_RATE_LIMIT
     bucket = settings.B24_RATE_BUCKET or limiter.documented_bucket(rate)

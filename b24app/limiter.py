@@ -236,6 +236,23 @@ def refused(key: str, limits: Limits, *, now: float | None = None) -> float:
     return float(_script(client, "refuse", REFUSE_LUA)(keys=[_redis_key(key)], args=[*_floats(args), _ms(limits)]))
 
 
+def queued_seconds(key: str, limits: Limits, *, now: float | None = None) -> float:
+    """How long a reservation made now would wait: the queue ahead of it. Reserves nothing.
+
+    A read (one HMGET), so a page can tell "Bitrix24 is busy" before it takes a slot and a thread.
+    """
+    now = time.time() if now is None else now
+    client = _redis()
+    if client is None:
+        state = cache.get(_state_key(key)) or {}
+        tat, allowance = state.get("tat"), state.get("allowance")
+    else:
+        tat, allowance = client.hmget(_redis_key(key), "tat", "allowance")
+    start = max(float(tat), now) if tat is not None else now
+    burst = max(1.0, min(float(allowance) if allowance is not None else float(limits.burst), limits.ceiling))
+    return max(0.0, start + limits.interval - burst * limits.interval - now)
+
+
 def burst_now(key: str, limits: Limits) -> float:
     """The burst the limiter allows `key` at present (for tests and metrics)."""
     client = _redis()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from bench.portal import Opened, answers_lost, deal_with_rows, form_fields
+from bench.portal import Opened, answers_lost, deal_with_rows, form_fields, opening_of
 from bench.stack import Config, app_cache_clear
 from devtools.portal import placement_form, portal_query
 
@@ -81,8 +81,16 @@ class App:
     def of(cls, config: Config) -> App:
         return cls(app_url=config.app_url, sandbox_url=config.sandbox_url)
 
-    def post(self, path: str, fields: list[tuple[str, str]], *, token: str = "", htmx: bool = False) -> Timed:
-        headers = {"X-Widget-Token": token} if token else {}
+    def post(
+        self,
+        path: str,
+        fields: list[tuple[str, str]],
+        *,
+        token: str = "",
+        htmx: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Timed:
+        headers = {**(headers or {}), **({"X-Widget-Token": token} if token else {})}
         if htmx:
             headers["HX-Request"] = "true"
         with portal_timed() as wait:
@@ -95,6 +103,34 @@ class App:
         return Timed(page, seconds, wait.seconds, wait.requests)
 
     def placement(self, path: str, form: dict[str, str]) -> Timed:
+        """The placement POST and, for the deal tab, the fill its skeleton sends at once (htmx load):
+        one user action, so its requests, times and REST calls are the sum of both."""
+        painted = self.placement_paint(path, form)
+        opening = opening_of(painted.page.html) if painted.page.status == 200 else None
+        if opening is None:
+            return painted
+        headers = {"X-Opening-Token": opening.token}
+        filled = self.post(opening.url, opening.fields, htmx=True, headers=headers)
+        again = opening_of(filled.page.html) if filled.page.status == 200 else None
+        while again is not None:  # "Bitrix24 is busy": the page polls again (no REST request in the busy answers)
+            time.sleep(again.delay)
+            more = self.post(again.url, again.fields, htmx=True, headers={"X-Opening-Token": again.token})
+            filled = Timed(
+                more.page,
+                filled.seconds + more.seconds,
+                filled.portal_seconds + more.portal_seconds,
+                filled.portal_requests + more.portal_requests,
+            )
+            again = opening_of(more.page.html) if more.page.status == 200 else None
+        return Timed(
+            filled.page,
+            painted.seconds + filled.seconds,
+            painted.portal_seconds + filled.portal_seconds,
+            painted.portal_requests + filled.portal_requests,
+        )
+
+    def placement_paint(self, path: str, form: dict[str, str]) -> Timed:
+        """The placement POST alone: for the deal tab, its first paint (the skeleton)."""
         return self.post(f"{path}?{portal_query(self.sandbox_url)}", list(form.items()))
 
 

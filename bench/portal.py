@@ -6,6 +6,7 @@ reached the portal from its RequestLog; the app itself only ever reaches the por
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,6 +116,40 @@ def form_fields(page: str, form_id: str = "editor") -> list[tuple[str, str]]:
     reader = _FormReader(form_id)
     reader.feed(page)
     return reader.fields
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The deal tab's first paint (the skeleton): where its htmx load POSTs, with which token and fields."""
+
+    url: str
+    token: str
+    fields: list[tuple[str, str]]
+    delay: float = 0.0  # a "busy" answer's form fills after this many seconds (hx-trigger "load delay:Ns")
+
+
+class _OpeningReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attrs: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form" and a.get("id") == "opening":
+            self.attrs = a
+
+
+def opening_of(page: str) -> Opening | None:
+    """The skeleton's fill request (form#opening: hx-post, X-Opening-Token in hx-headers); None if absent."""
+    reader = _OpeningReader()
+    reader.feed(page)
+    if not reader.attrs.get("hx-post"):
+        return None
+    headers = json.loads(reader.attrs.get("hx-headers") or "{}")
+    trigger = reader.attrs.get("hx-trigger", "")
+    delay = float(trigger.split("delay:", 1)[1].rstrip("s")) if "delay:" in trigger else 0.0
+    token = str(headers.get("X-Opening-Token", ""))
+    return Opening(reader.attrs["hx-post"], token, form_fields(page, "opening"), delay)
 
 
 @dataclass(frozen=True)

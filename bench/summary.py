@@ -65,6 +65,24 @@ def goals() -> list[list[Any]]:
                 "met" if ratio is not None and ratio <= 1.1 else "MISSED",
             ]
         )
+        if "painted_p95" in storm:
+            painted = storm["painted_p95"]
+            met = painted < 1.0 and storm.get("painted_users") == storm["users"]
+            rows.append(
+                ["storm: time until every user sees a painted tab, p95 < 1 s", painted, "met" if met else "MISSED"]
+            )
+    browser = _load("browser")
+    if browser and browser.get("slow_portal"):
+        slow = browser["slow_portal"]
+        skeleton = slow["skeleton_ms"]["p95"]
+        met = skeleton < 300 and bool(slow["skeleton_seen"]["all"])
+        rows.append(
+            [
+                "browser: POST → first paint (skeleton), portal delayed 3 s, p95 < 300 ms",
+                skeleton,
+                "met" if met else "MISSED",
+            ]
+        )
     limits = _load("limiter")
     if limits and limits.get("measured"):
         above = limits["granted_above_bucket"]

@@ -4,7 +4,9 @@ portal's request log — counts, never timings.
 
 Budgets: opening the deal tab costs 1 request, cold or warm reference cache; each save at most 2
 (product rows, contacts, a card layout); opening the card layout page 1. The actions are the ones
-`make bench` measures (bench.actions ACTIONS), driven the same way.
+`make bench` measures (bench.actions ACTIONS), driven the same way. Opening the deal tab spans two
+requests to the app, the placement POST (the first paint, a skeleton) and the fill its htmx load
+sends; the budget counts both.
 """
 
 from __future__ import annotations
@@ -58,3 +60,18 @@ def test_the_budgets_cover_every_action_of_the_issue() -> None:
         "contacts_save_unanswered": 3,
         "layout_save_unanswered": 3,
     }
+
+
+def test_opening_the_tab_counts_the_first_paint_and_its_fill(app: App) -> None:
+    from bench.actions import TAB_USER, url
+    from bench.portal import deal_with_rows, opening_of
+    from devtools.portal import placement_form
+
+    form = placement_form(user=TAB_USER, placement="CRM_DEAL_DETAIL_TAB", deal_id=deal_with_rows(user=TAB_USER))
+    mark = log_mark()
+    painted = app.placement_paint(url("tab_placement"), form)
+    assert painted.page.status == 200 and opening_of(painted.page.html) is not None
+    assert calls_since(mark) == []  # the first paint asks the portal nothing
+    opened = app.placement(url("tab_placement"), form)
+    assert opened.page.editor_ready and opened.portal_requests == 1
+    assert len(calls_since(mark)) == 1  # the whole open, paint and fill: one request

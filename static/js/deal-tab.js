@@ -86,10 +86,33 @@
     if (!xhr) return;
     const token = xhr.getResponseHeader("X-Widget-Token");
     if (token) setToken(token);
-    if (xhr.status === 403) {
+    if (xhr.status === 403 && !event.detail.elt.hasAttribute("data-opening")) {
       showNotice(body.dataset.expired || "", true);
     } else if (xhr.status >= 500) {
       showNotice(body.dataset.offline || "", false);
+    }
+  });
+  // ------------------------------------------------------------------ the first paint (opening)
+  // The skeleton page (deal_tab_opening.html) keeps its <body>: the filled tab's deal and its
+  // own id (X-Deal-Tab) arrive with the fill's HX-Trigger; a refusal (403) is a page to show.
+  body.addEventListener("dealtab:opened", function (event) {
+    const detail = event.detail || {};
+    let headers = {};
+    try {
+      headers = JSON.parse(body.getAttribute("hx-headers") || "{}");
+    } catch (error) {
+      headers = {};
+    }
+    headers["X-Deal-Tab"] = String(detail.tab || "");
+    body.setAttribute("hx-headers", JSON.stringify(headers));
+    body.dataset.deal = String(detail.deal || "");
+  });
+  body.addEventListener("htmx:beforeSwap", function (event) {
+    const xhr = event.detail.xhr;
+    const html = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") === 0;
+    if (event.detail.elt.hasAttribute("data-opening") && xhr.status === 403 && html) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
     }
   });
   body.addEventListener("htmx:sendError", function () {

@@ -170,13 +170,14 @@ def test_a_non_ascii_application_token_is_refused_not_a_server_error(installed: 
 
 
 def widget_endpoints() -> list[tuple[str, str]]:
-    """Every widget URL behind a widget token (all but the two entry POSTs), with a deal where needed."""
+    """Every widget URL behind a widget token, with a deal where needed: all but the entry POSTs and
+    the tab's fill (tab_open), which its one-time opening token guards."""
     from widgets import urls
 
     out = []
     for pattern in urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
-        if pattern.name in ("tab_placement", "layout_home"):
+        if pattern.name in ("tab_placement", "tab_open", "layout_home"):
             continue
         kwargs = {"deal_id": 5} if "deal_id" in str(pattern.pattern) else {}
         out.append((str(pattern.name), reverse(f"widgets:{pattern.name}", kwargs=kwargs)))

@@ -288,10 +288,57 @@ class DealTab:
         return self._took(response)
 
 
-def open_tab(sandbox: SandboxPortal, deal_id: int, *, user: int = 1, lang: str = "en", **overrides: str) -> DealTab:
-    form = placement_form(user=user, deal_id=deal_id, **overrides)
-    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, LANG=lang)}"
+@dataclass(frozen=True)
+class Opening:
+    """The first paint's fill request, as its form (form#opening) would send it."""
+
+    url: str
+    token: str
+    fields: list[tuple[str, str]]
+
+
+class _OpeningReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attrs: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form" and a.get("id") == "opening":
+            self.attrs = a
+
+
+def opening_of(page: str) -> Opening | None:
+    """The skeleton page's fill request (None on a page without one)."""
+    import json
+
+    reader = _OpeningReader()
+    reader.feed(page)
+    if not reader.attrs.get("hx-post"):
+        return None
+    headers = json.loads(reader.attrs.get("hx-headers") or "{}")
+    return Opening(reader.attrs["hx-post"], headers.get("X-Opening-Token", ""), form_fields(page, "opening"))
+
+
+def tab_fill(sandbox: SandboxPortal, opening: Opening, *, token: str | None = None) -> requests.Response:
+    """POST the fill as htmx does on load: the placement's fields, the opening token in a header."""
+    headers = {"X-Opening-Token": opening.token if token is None else token, "HX-Request": "true"}
+    url = sandbox.app_url.rstrip("/") + opening.url
+    return requests.post(url, data=opening.fields, headers=headers, timeout=30)
+
+
+def placement_open(sandbox: SandboxPortal, form: dict[str, str], **query: str) -> requests.Response:
+    """The placement POST and, when it answers with the skeleton, the fill that follows it."""
+    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, **query)}"
     response = requests.post(url, data=form, timeout=30)
+    opening = opening_of(response.text) if response.status_code == 200 else None
+    return tab_fill(sandbox, opening) if opening is not None else response
+
+
+def open_tab(sandbox: SandboxPortal, deal_id: int, *, user: int = 1, lang: str = "en", **overrides: str) -> DealTab:
+    """Open the tab as the portal and the page do: the placement POST (the skeleton), then its fill."""
+    form = placement_form(user=user, deal_id=deal_id, **overrides)
+    response = placement_open(sandbox, form, LANG=lang)
     tab = DealTab(sandbox, deal_id, response, response.headers.get("X-Widget-Token", ""))
     tab._took(response)
     return tab

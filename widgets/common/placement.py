@@ -91,7 +91,14 @@ def placement_portal(post: PlacementPost) -> Portal:
 
 
 def user_token_store(*, portal: Portal, user_id: int, post: PlacementPost) -> UserToken:
-    """Keep the user's own tokens (encrypted), so later calls carry that user's rights."""
+    """Keep the user's own tokens (encrypted), so later calls carry that user's rights.
+
+    A portal sends the same AUTH_ID on every opening within its hour: when the stored tokens are
+    already these, nothing is written (no lock, no encryption; issue 17, server cost per open).
+    """
+    kept = UserToken.objects.filter(portal=portal, user_id=user_id).first()
+    if kept is not None and kept.access_token == post.auth_id and kept.refresh_token == post.refresh_id:
+        return kept
     with transaction.atomic():
         token, _ = UserToken.objects.select_for_update().get_or_create(
             portal=portal,

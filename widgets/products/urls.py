@@ -10,6 +10,7 @@ from widgets.products import views as tab_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path(DEAL_TAB_PATH, tab_views.tab_placement, name="tab_placement"),
+    path(f"{DEAL_TAB_PATH}open/", tab_views.tab_open, name="tab_open"),
     path(f"{DEAL_TAB_PATH}<int:deal_id>/", tab_views.tab_show, name="tab_show"),
     path(f"{DEAL_TAB_PATH}<int:deal_id>/rows/", tab_views.tab_rows, name="tab_rows"),
     path(f"{DEAL_TAB_PATH}<int:deal_id>/products/", tab_views.tab_products, name="tab_products"),

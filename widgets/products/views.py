@@ -9,6 +9,7 @@ iframe where cookies, and so Django's CSRF cookie, cannot be relied on.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap
 
 from b24app import trust
+from b24app.client import queued_seconds
 from b24app.errors import AuthorizationLost, B24Error, InvalidToken
 from b24app.models import Portal
 from widgets.common.auth import (
@@ -60,6 +62,7 @@ from widgets.contacts.state import contacts_read
 from widgets.products.actions import ROWS_SAVING, editor_post
 from widgets.products.editor import drafts_of
 from widgets.products.forms import DealVersionForm, SearchForm, TooManyFields, editor_input, form_data
+from widgets.products.opening import OPENING_HEADER, OpeningRefused, opening_mint, opening_spend
 from widgets.products.present import Hit, Results, products_view, tab_page_context
 from widgets.products.services import (
     Loaded,
@@ -74,6 +77,9 @@ from widgets.products.signing import state_read
 
 log = logging.getLogger(__name__)
 TEMPLATE = "widgets/deal_tab.html"
+OPENING_TEMPLATE = "widgets/deal_tab_opening.html"  # the first paint: frame and skeleton
+BUSY_SECONDS = 2.0  # a fill that would wait longer than this in the limiter answers "busy" and polls
+POLL_MAX_SECONDS = 5.0
 # What a Retry posts again when Bitrix24 did not answer the placement (the portal's own fields, §5.2).
 
 
@@ -157,20 +163,81 @@ def placement_url(lang: str) -> str:
     return f"{reverse('widgets:tab_placement')}?LANG={lang}"
 
 
-@csrf_exempt  # Bitrix24 POSTs this cross-site without a CSRF token (bitrix24-protocol.md §5.2)
-@require_POST
-def tab_placement(request: HttpRequest) -> HttpResponse:
+def _placement(request: HttpRequest) -> tuple[PlacementPost, Portal] | HttpResponse:
+    """The placement's fields and its stored portal (no REST request), or the 400/403 answer."""
     try:
         post = placement_parse(request)
         portal = placement_portal(post)
+        deal_id_of(post)  # a placement that names no deal gets no skeleton either
+        return post, portal
     except PlacementMalformed as exc:
         log.info("deal tab placement malformed: %s", exc)
         return HttpResponseBadRequest("Bad request", content_type="text/plain")
     except PlacementRefused as exc:
         log.info("deal tab placement refused: %s", exc)
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
+
+
+def _with_query(request: HttpRequest, name: str) -> str:
+    """The URL `name` with the placement's query (DOMAIN, LANG, ...) as the portal sent it."""
+    query = request.META.get("QUERY_STRING", "")
+    return reverse(f"widgets:{name}") + (f"?{query}" if query else "")
+
+
+@csrf_exempt  # Bitrix24 POSTs this cross-site without a CSRF token (bitrix24-protocol.md §5.2)
+@require_POST
+def tab_placement(request: HttpRequest) -> HttpResponse:
+    """The first paint: the frame and a skeleton at once, with no REST request before it.
+
+    AUTH_ID is not verified yet, so the skeleton shows nothing of the deal; its htmx load posts
+    the placement's fields back with a one-time opening token (widgets.products.opening) to
+    tab_open, which runs the one opening batch.
+    """
+    placed = _placement(request)
+    if isinstance(placed, HttpResponse):
+        return placed
+    post, portal = placed
+    return _opening(request, post, portal)
+
+
+def _opening(request: HttpRequest, post: PlacementPost, portal: Portal, *, poll_after: float = 0) -> HttpResponse:
+    """The skeleton page with a fresh opening token; `poll_after`: Bitrix24 is busy, fill after that many seconds."""
     with translation.override(post.lang):
-        context: dict[str, Any] = {"LANGUAGE_CODE": post.lang, "placement_url": request.get_full_path()}
+        context = {
+            "LANGUAGE_CODE": post.lang,
+            "placement_url": _with_query(request, "tab_placement"),
+            "open_url": _with_query(request, "tab_open"),
+            "opening_token": opening_mint(portal_id=portal.pk, auth_id=post.auth_id),
+            "opening_header": OPENING_HEADER,
+            "placement_fields": placement_retry_fields(request),
+            "bx24_js": trust.bx24_js_url(),
+            "poll_after": f"{poll_after:.1f}" if poll_after else "",
+        }
+        response = render(request, OPENING_TEMPLATE, context)
+    response["Cache-Control"] = "no-store"  # it carries AUTH_ID (as the portal's own POST did)
+    return frame_for_portal(response, portal)
+
+
+@csrf_exempt  # the one-time opening token (a header) and the portal's AUTH_ID are this post's proof
+@require_POST
+def tab_open(request: HttpRequest) -> HttpResponse:
+    """Fill the skeleton: verify AUTH_ID and load the tab in the one opening batch."""
+    placed = _placement(request)
+    if isinstance(placed, HttpResponse):
+        return placed
+    post, portal = placed
+    try:
+        opening_spend(request.headers.get(OPENING_HEADER, ""), portal_id=portal.pk, auth_id=post.auth_id)
+    except OpeningRefused as exc:
+        log.info("deal tab opening refused for %s: %s", portal.member_id, exc)
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    queued = queued_seconds(portal.member_id)
+    if queued > BUSY_SECONDS:
+        # A long queue in the limiter: answer "busy" now and come back, rather than hold a server
+        # thread (which the next user's first paint needs) while the request waits its turn.
+        return _opening(request, post, portal, poll_after=min(POLL_MAX_SECONDS, queued - BUSY_SECONDS + 0.5))
+    with translation.override(post.lang):
+        context: dict[str, Any] = {"LANGUAGE_CODE": post.lang, "placement_url": _with_query(request, "tab_placement")}
         known = _version_before(portal, post)
         try:
             opened = deal_tab_open(post=post, portal=portal)
@@ -185,6 +252,8 @@ def tab_placement(request: HttpRequest) -> HttpResponse:
         page = _page(widget=identity, token=token, portal=portal, loaded=opened.loaded, known=known)
         response = render(request, TEMPLATE, page)
     response[TOKEN_HEADER] = token
+    # The skeleton's page keeps its <body>: deal-tab.js takes the tab's deal and id from this event.
+    response["HX-Trigger"] = json.dumps({"dealtab:opened": {"deal": opened.deal_id, "tab": page["tab_session"]}})
     return frame_for_portal(response, portal)
 
 

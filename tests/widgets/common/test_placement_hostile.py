@@ -21,7 +21,16 @@ from hypothesis import strategies as st
 from b24app.models import UserToken
 from tests.conftest import SandboxPortal
 from tests.widgets.layout_support import placement_form as menu_form
-from tests.widgets.tab_support import calls_since, deal_of, last_call_id, placement_form, portal_query
+from tests.widgets.tab_support import (
+    Opening,
+    calls_since,
+    deal_of,
+    last_call_id,
+    opening_of,
+    placement_form,
+    portal_query,
+    tab_fill,
+)
 
 FUZZ = settings(
     max_examples=30,
@@ -41,6 +50,15 @@ def post_entry(sandbox: SandboxPortal, which: str, **overrides: str) -> requests
         url = f"{sandbox.app_url}?{portal_query(sandbox)}"
         form = menu_form(user=1, **overrides)
     response = requests.post(url, data=form, timeout=60)
+    assert response.status_code < 500, (response.status_code, response.text[:2000])
+    assert not any(text in response.text for text in EXCEPTION_TEXT), response.text[:2000]
+    opening = opening_of(response.text) if which == "tab" and response.status_code == 200 else None
+    return post_entry_fill(sandbox, opening) if opening is not None else response
+
+
+def post_entry_fill(sandbox: SandboxPortal, opening: Opening) -> requests.Response:
+    """The tab's skeleton sends its fill at once (htmx load): the same checks on its answer."""
+    response = tab_fill(sandbox, opening)
     assert response.status_code < 500, (response.status_code, response.text[:2000])
     assert not any(text in response.text for text in EXCEPTION_TEXT), response.text[:2000]
     return response

@@ -24,7 +24,7 @@ from tests.widgets.tab_support import (
     money,
     open_tab,
     placement_form,
-    portal_query,
+    placement_open,
     sandbox_fault,
     text_of,
 )
@@ -91,7 +91,7 @@ def test_the_users_own_tokens_are_stored_for_their_later_requests(sandbox: Sandb
     from b24app.models import UserToken
 
     form = placement_form(user=4, deal_id=deal_of(4))
-    response = requests.post(f"{sandbox.app_url}deal-tab/?{portal_query(sandbox)}", data=form, timeout=30)
+    response = placement_open(sandbox, form)
     assert response.status_code == 200
     token = UserToken.objects.get(portal=tab_portal, user_id=4)
     assert (token.access_token, token.refresh_token) == (form["AUTH_ID"], form["REFRESH_ID"])
@@ -176,7 +176,7 @@ def stray_host() -> Iterator[tuple[str, list[str]]]:
 
 
 def post_placement(sandbox: SandboxPortal, form: dict[str, str], **query: str) -> requests.Response:
-    return requests.post(f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, **query)}", data=form, timeout=30)
+    return placement_open(sandbox, form, **query)
 
 
 def test_a_forged_placement_post_is_refused_and_nothing_is_stored(
@@ -242,7 +242,7 @@ def test_when_bitrix24_does_not_answer_the_tab_offers_to_try_again(sandbox: Sand
     retry = dict(form_fields(response.text.replace('<form method="post"', '<form id="retry" method="post"'), "retry"))
     assert retry["AUTH_ID"] == form["AUTH_ID"] and retry["PLACEMENT_OPTIONS"] == form["PLACEMENT_OPTIONS"]
     # Trying again once the portal is back opens the tab.
-    again = requests.post(f"{sandbox.app_url}deal-tab/?{portal_query(sandbox)}", data=retry, timeout=30)
+    again = placement_open(sandbox, retry)
     assert again.status_code == 200 and '<form id="editor"' in again.text
 
 
