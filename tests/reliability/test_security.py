@@ -27,7 +27,7 @@ from tests.b24app.conftest import Installed, StubHost
 from tests.csp_support import frame_ancestors
 from tests.widgets.layout_support import open_admin
 from tests.widgets.layout_support import placement_form as menu_form
-from tests.widgets.tab_support import deal_of, open_tab, placement_form, portal_query
+from tests.widgets.tab_support import deal_of, open_tab, opening_of, placement_form, portal_query, tab_fill
 from widgets.common.auth import WidgetIdentity, widget_token_mint
 
 # --- a second portal -------------------------------------------------------------------------------------
@@ -100,6 +100,14 @@ def entry_url(installed: Installed, which: str, **query: str) -> str:
     return f"{installed.sandbox.app_url}{path}?{portal_query(installed.sandbox, **query)}"
 
 
+def enter(installed: Installed, which: str, form: dict[str, str], **query: str) -> requests.Response:
+    """The entry POST as the portal sends it; for the tab, also the fill its skeleton asks for at
+    once (the first paint shows nothing of the deal: the fill is where AUTH_ID is verified)."""
+    response = requests.post(entry_url(installed, which, **query), data=form, timeout=30)
+    opening = opening_of(response.text) if which == "tab" and response.status_code == 200 else None
+    return tab_fill(installed.sandbox, opening) if opening is not None else response
+
+
 def entry_form(which: str, **overrides: str) -> dict[str, str]:
     if which == "tab":
         return placement_form(user=1, deal_id=deal_of(0), **overrides)
@@ -110,7 +118,7 @@ def entry_form(which: str, **overrides: str) -> dict[str, str]:
 def test_a_made_up_auth_id_is_refused_and_nothing_is_kept(installed: Installed, which: str) -> None:
     before = sandbox_calls()
     form = entry_form(which, AUTH_ID=secrets.token_hex(16))
-    response = requests.post(entry_url(installed, which), data=form, timeout=30)
+    response = enter(installed, which, form)
 
     assert response.status_code == 403
     assert not UserToken.objects.exists()
@@ -128,9 +136,7 @@ def test_a_domain_or_endpoint_pointing_elsewhere_sends_nothing_there(
         "client_endpoint": f"{stub_host.url}rest/",
         **({} if genuine else {"AUTH_ID": secrets.token_hex(16)}),
     }
-    url = entry_url(installed, which, DOMAIN=stub_host.netloc, PROTOCOL="1")
-
-    response = requests.post(url, data=entry_form(which, **overrides), timeout=30)
+    response = enter(installed, which, entry_form(which, **overrides), DOMAIN=stub_host.netloc, PROTOCOL="1")
 
     assert stub_host.requests == []
     assert response.status_code == (200 if genuine else 403)
@@ -150,7 +156,7 @@ def test_another_portals_member_id_is_refused_and_this_portals_token_never_reach
 
     form = entry_form(which, member_id="b" * 32)
     form.pop("APPLICATION_TOKEN")
-    without = requests.post(entry_url(installed, which), data=form, timeout=30)
+    without = enter(installed, which, form)
 
     assert without.status_code == 403  # verified against B's stored endpoint, which refuses A's token
     assert [path for path, _ in portal_b.calls] == ["/rest/batch.json"]

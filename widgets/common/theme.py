@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from b24app.models import Portal
+from b24app.models import Portal, UserToken
 from widgets.common.auth import WidgetTokenInvalid, frame_for_portal, token_from_request, widget_token_read
 from widgets.models import ThemeChoice
 
@@ -52,11 +52,12 @@ def theme_save(request: HttpRequest) -> HttpResponse:
     except WidgetTokenInvalid as exc:
         log.info("theme change refused: %s", exc)
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    portal = Portal.objects.filter(pk=identity.portal_id, status=Portal.Status.INSTALLED).first()
+    # The same proof as every widget request: a signed token of a user this portal connected.
+    if portal is None or not UserToken.objects.filter(portal=portal, user_id=identity.user_id).exists():
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
     theme = request.POST.get("theme", "")
     if theme not in THEMES:
         return HttpResponseBadRequest("Bad request", content_type="text/plain")
-    portal = Portal.objects.filter(pk=identity.portal_id, status=Portal.Status.INSTALLED).first()
-    if portal is None:
-        return HttpResponseForbidden("Forbidden", content_type="text/plain")
     theme_set(portal_id=portal.pk, user_id=identity.user_id, theme=theme)
     return frame_for_portal(HttpResponse(status=204), portal)

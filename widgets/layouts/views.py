@@ -68,6 +68,11 @@ from widgets.layouts.services import NotLayoutAdmin, UnknownTarget, Workspace
 log = logging.getLogger(__name__)
 
 
+def _framed(response: HttpResponse, portal: Portal | None) -> HttpResponse:
+    """Framable by the portal the POST named, when it named one we know; by nobody otherwise."""
+    return frame_for_portal(response, portal) if portal else response
+
+
 @csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
 @require_http_methods(["GET", "POST"])
 def main_page(request: HttpRequest) -> HttpResponse:
@@ -84,16 +89,14 @@ def main_page(request: HttpRequest) -> HttpResponse:
     except PlacementRefused as exc:
         log.warning("layout page refused: %s", exc)
         response = refused(request, reason="unverified", status=400 if isinstance(exc, PlacementMalformed) else 403)
-        return frame_for_portal(response, portal) if portal else response
+        return _framed(response, portal)
     except NotLayoutAdmin:
-        assert portal is not None
         # A page the person is meant to read (200): a 403 would show in the portal's console as a failure.
-        return frame_for_portal(refused(request, status=200), portal)
+        return _framed(refused(request, status=200), portal)
     except B24Error as exc:
-        assert portal is not None
         log.warning("layout page: Bitrix24 failed on open: %s", exc)
         retry = {"placement_retry": placement_retry_fields(request), "placement_url": request.get_full_path()}
-        return frame_for_portal(refused(request, reason="unavailable", status=200, extra=retry), portal)
+        return _framed(refused(request, reason="unavailable", status=200, extra=retry), portal)
     identity = WidgetIdentity(portal.pk, opened.user_token.user_id, None, "admin", post.lang)
     widget = cast(WidgetRequest, request)
     widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token
@@ -210,7 +213,8 @@ def copy(request: WidgetRequest) -> HttpResponse:
     form, target, layout = state
     layout = sections_retitle(layout, form.titles())
     source = ctx.catalog.funnel(target.category_id)
-    assert source is not None  # editor_state checked the funnel
+    if source is None:  # editor_state checked the funnel; it cannot have gone since
+        return editor_failure(request, "That funnel is no longer in Bitrix24. Nothing was copied.")
     if layout_problems(layout, known_fields=ctx.catalog.known):
         return render_editor(
             request,

@@ -168,14 +168,21 @@ def _placement(request: HttpRequest) -> tuple[PlacementPost, Portal] | HttpRespo
     try:
         post = placement_parse(request)
         portal = placement_portal(post)
-        deal_id_of(post)  # a placement that names no deal gets no skeleton either
-        return post, portal
     except PlacementMalformed as exc:
         log.info("deal tab placement malformed: %s", exc)
         return HttpResponseBadRequest("Bad request", content_type="text/plain")
     except PlacementRefused as exc:
         log.info("deal tab placement refused: %s", exc)
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    try:
+        deal_id_of(post)  # a placement that names no deal gets no skeleton either
+    except PlacementRefused as exc:
+        # A portal we know framed it: say so inside the frame, as a page meant to be read.
+        log.info("deal tab placement refused for %s: %s", portal.member_id, exc)
+        with translation.override(post.lang):
+            context = {"LANGUAGE_CODE": post.lang, "placement_url": request.get_full_path(), "refused": True}
+            return frame_for_portal(render(request, TEMPLATE, context, status=403), portal)
+    return post, portal
 
 
 def _with_query(request: HttpRequest, name: str) -> str:
