@@ -149,14 +149,17 @@ LAST_REQUEST_NEW = BATCH_LIMIT - 5
 EARLY_REQUEST_NEW = BATCH_LIMIT - 2  # guard and gate
 
 
-def creation_requests(*, deal_id: int, date_modify: str, items: list[ContactItem]) -> list[dict[str, Command]]:
+def creation_requests(
+    *, deal_id: int, date_modify: str, items: list[ContactItem], linking: int = 0
+) -> list[dict[str, Command]]:
     """The new contacts that do not fit in the write's own request, created first (halt=1 each).
 
     Each request is guarded on its own, so a deal changed meanwhile creates nothing more; the set
     itself comes last, with these contacts' ids as plain numbers (write_commands `created`).
+    `linking`: contacts the last request checks before its write (save_commands), which take room.
     """
     new = [item for item in items if item.card.new]
-    early = max(0, len(new) - LAST_REQUEST_NEW)
+    early = max(0, len(new) - (LAST_REQUEST_NEW - READS - min(linking, MAX_LINK_CHECKS)))
     requests = []
     for start in range(0, early, EARLY_REQUEST_NEW):
         commands = guard_commands(deal_id=deal_id, date_modify=date_modify, creating=True)
@@ -199,6 +202,62 @@ def write_commands(
         commands["set"] = ("crm.deal.contact.items.delete", {"id": GUARDED_ID})
     commands["after"] = ("crm.deal.contact.items.get", {"id": deal_id})
     commands["deal"] = ("crm.deal.get", {"id": deal_id})
+    return commands
+
+
+READS = 2  # was, before: what save_commands reads before the write
+
+
+def save_commands(
+    *,
+    deal_id: int,
+    date_modify: str,
+    items: list[ContactItem],
+    linking: list[int],
+    created: dict[int, int] | None = None,
+) -> dict[str, Command]:
+    """The save's last (usually only) request, run with halt=1 (docs/reliability.md, "Saving in one request").
+
+    Before the write: the deal (`was`), its bindings just before the write (`before`; binding
+    changes move neither DATE_MODIFY nor MODIFY_BY_ID, so the service compares them with the ones
+    the tab loaded), and every contact about to be linked (a contact deleted meanwhile, or one this
+    user may not see, fails its own `see` command and halts the batch before anything is written).
+    Then write_commands (guard first). Last, the cards of the bindings read before, for a conflict
+    view; a slot past the last binding fails or reads another contact, and is ignored.
+    """
+    commands: dict[str, Command] = {
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-get.html
+        "was": ("crm.deal.get", {"id": deal_id}),
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-get.html
+        "before": ("crm.deal.contact.items.get", {"id": deal_id}),
+    }
+    for index, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
+        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
+        commands[f"see{index}"] = ("crm.contact.get", {"id": contact_id})
+    commands.update(write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created))
+    for slot in range(min(CONTACT_SLOTS, BATCH_LIMIT - len(commands))):
+        commands[f"c{slot}"] = ("crm.contact.get", {"id": f"$result[before][{slot}][CONTACT_ID]"})
+    return commands
+
+
+def put_back_commands(
+    *, deal_id: int, date_modify: str, bindings: list[Binding], delete: list[int]
+) -> dict[str, Command]:
+    """Write another user's bindings back after our write landed on them (binding changes keep
+    DATE_MODIFY, so the guard let it through), delete the contacts that write created, read back.
+
+    Guarded by the DATE_MODIFY our write's read-back saw; run with halt=1.
+    """
+    commands = guard_commands(deal_id=deal_id, date_modify=date_modify, creating=False)
+    if bindings:
+        wire = [{"CONTACT_ID": b.contact_id, "SORT": b.sort, "IS_PRIMARY": "Y" if b.primary else "N"} for b in bindings]
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-set.html
+        commands["set"] = ("crm.deal.contact.items.set", {"id": GUARDED_ID, "items": wire})
+    else:
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-delete.html
+        commands["set"] = ("crm.deal.contact.items.delete", {"id": GUARDED_ID})
+    commands.update(undo_create_commands(delete))
+    commands["after"] = ("crm.deal.contact.items.get", {"id": deal_id})
     return commands
 
 

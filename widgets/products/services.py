@@ -171,7 +171,9 @@ def _loaded(
     # Unread bindings are not "no contacts": an editor started from nothing would unlink them all.
     contacts = None
     if "bindings" not in outcome.errors:
-        contacts = ContactsState(portal.pk, user_id, deal_id, contact_items(bindings, cards))
+        contacts = ContactsState(
+            portal.pk, user_id, deal_id, contact_items(bindings, cards), date_modify=snapshot.date_modify
+        )
     state = TabState(
         portal_id=portal.pk,
         user_id=user_id,
