@@ -1,17 +1,14 @@
-"""The REST batches of the contacts editor: search, the duplicate check, and the save's two requests.
+"""The REST batches of the contacts editor: search, the duplicate check, and the save.
 
-Saving (widgets.contacts.services) costs two requests, like the product rows:
-1. `check_commands`: the deal (its DATE_MODIFY guards the write), its bindings to compare with what
-   the editor loaded, the first contacts of a changed set (for the conflict view), who changed the
-   deal last, and every contact about to be linked, read with the user's token: a contact deleted
-   meanwhile or one this user may not see fails its own command, so it is named next to it and
-   nothing is written.
-2. `write_commands`, with halt=1 (bitrix24-protocol.md §4.4): a guard that finds the deal only while
-   DATE_MODIFY is unchanged; the new contacts (crm.contact.add); the set
-   (crm.deal.contact.items.set), whose items name the new contacts by `$result[newN]`, so creating
-   and linking cost no extra request; then the bindings and the deal read back. The guard's id is
-   what every write takes, so a deal changed since step 1 stops the batch before anything is
-   written (`gate` comes first when contacts are about to be created).
+Saving (widgets.contacts.services) is one request in the common case, `save_commands` with halt=1
+(bitrix24-protocol.md §4.4): the deal and its bindings just before the write, every contact about to
+be linked (read with the user's token: a contact deleted meanwhile or one this user may not see
+fails its own command and halts the batch before any write), then `write_commands`: a guard that
+finds the deal only while DATE_MODIFY is unchanged; the new contacts (crm.contact.add); the set
+(crm.deal.contact.items.set), whose items name the new contacts by `$result[newN]`; then the
+bindings and the deal read back. The guard's id is what every write takes, so a refused guard stops
+the batch before anything is written (`gate` comes first when contacts are about to be created).
+`put_back_commands` writes another user's bindings back when the save landed on them.
 
 A guard's `$result[guard][0][ID]` must sit in the same request as the guard: in a later one it
 resolves to an array, which Bitrix24 reads as deal 1 (bitrix24-batch.md, "Ids"). So a save that
@@ -102,23 +99,6 @@ def has_exactly(*, phone: str = "", email: str = "") -> Callable[[ContactCard], 
 
 
 # --- saving ---------------------------------------------------------------------------------------------
-
-
-def check_commands(*, deal_id: int, linking: list[int]) -> dict[str, Command]:
-    commands: dict[str, Command] = {
-        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-get.html
-        "deal": ("crm.deal.get", {"id": deal_id}),
-        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-get.html
-        "bindings": ("crm.deal.contact.items.get", {"id": deal_id}),
-        # https://apidocs.bitrix24.com/api-reference/user/user-get.html — who changed it, for a conflict.
-        "modifier": ("user.get", {"ID": "$result[deal][MODIFY_BY_ID]"}),
-    }
-    for slot in range(CONTACT_SLOTS):
-        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
-        commands[f"c{slot}"] = ("crm.contact.get", {"id": f"$result[bindings][{slot}][CONTACT_ID]"})
-    for index, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
-        commands[f"see{index}"] = ("crm.contact.get", {"id": contact_id})
-    return commands
 
 
 def new_contact_fields(card: ContactCard) -> dict[str, Any]:

@@ -1,16 +1,17 @@
 """The contacts editor's operations: search, the duplicate check, save. All with the user's own token.
 
-Saving follows the product rows (widgets.products.services): a first request reads the bindings and
-compares their fingerprint with the ones the editor loaded — a difference is shown, never
-overwritten — and a second one writes, guarded by the DATE_MODIFY read in the first
-(widgets.contacts.batch). Contacts created in the tab are created by that same write batch.
+Saving follows the product rows (widgets.products.services): one request (widgets.contacts.batch
+.save_commands, halt=1) reads the bindings just before the write, checks every contact about to be
+linked, then writes guarded by the DATE_MODIFY the tab loaded, creating the contacts made in the tab
+in the same batch. Binding changes never move DATE_MODIFY (bitrix24-batch.md "Ids"), so the guard
+cannot see another user's contact change: when the bindings read before the write are not the ones
+the editor loaded, theirs are written back at once (one more request, which also deletes the
+contacts this save created) and the rep gets the conflict view with their own version in hand.
+docs/reliability.md, "Saving in one request", has every case.
 
-Nothing is saved half-way. The first request reads every contact about to be linked, so a contact
-deleted meanwhile, or one this user may not see, is named and nothing is written. The write batch
-halts at the first refused command; if that happens after new contacts were created (the portal
-refused the set itself: this user may not change the deal, or a contact vanished in the moment
-between the two requests), those contacts are deleted again with one more request. That request
-exists only on this error path: a save costs two requests.
+Nothing is saved half-way: a contact deleted meanwhile, or one this user may not see, fails its own
+read and halts the batch before anything is written; contacts created before a refused set are
+deleted again with one more request.
 """
 
 from __future__ import annotations
