@@ -78,14 +78,14 @@ def test_rows_are_not_written_when_date_modify_cannot_be_read(
 def test_contacts_are_not_written_when_date_modify_cannot_be_read(
     sandbox: SandboxPortal, tab_portal: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tab = open_tab(sandbox, deal_with_contacts(2), user=3)
-    stored = bound(tab.deal_id)
-    tab.contacts("remove:0")
     from sandbox import deal_fields
 
     monkeypatch.setattr(deal_fields, "datetime_str", lambda value: "")
+    tab = open_tab(sandbox, deal_with_contacts(2), user=3)
+    stored = bound(tab.deal_id)
+    tab.contacts("remove:0")
     mark = last_call_id()
     response = tab.contacts("save")
     assert bound(tab.deal_id) == stored
-    assert len(calls_since(mark)) == 1  # the check only
+    assert calls_since(mark) == []  # the save's one request is guarded by the DATE_MODIFY the tab loaded
     assert "could not check for changes" in shown(response.text)
