@@ -15,7 +15,7 @@ import requests
 
 from tests.reliability.cluster import Cluster, deals_with_rows, together
 from tests.reliability.portal import Frame, PortalBrowser, editor_shown, open_frame
-from tests.widgets.tab_support import DealTab, text_of
+from tests.widgets.tab_support import DealTab, form_fields, text_of
 
 pytestmark = pytest.mark.multiprocess
 
@@ -215,6 +215,7 @@ def test_two_contact_saves_of_the_same_deal_at_the_same_moment_give_one_saved_an
     tabs = [open_frame(p.deal_tab_frame(deal_id), app, deal_id) for p, app in zip(people, cluster.apps, strict=True)]
     before = stored_contacts(cluster, deal_id)
     for index, tab in enumerate(tabs):
+        tab.contact_fields = form_fields(tab.page, "contacts")  # open_frame keeps the rows form only
         tab.contacts(f"remove:{index}")  # each removes a different contact
     logs = cluster.log_mark()
 
