@@ -188,6 +188,31 @@ def write_commands(
 READS = 2  # was, before: what save_commands reads before the write
 
 
+def binding_checks(expected: tuple[ContactItem, ...] | list[ContactItem]) -> dict[str, Command]:
+    """Commands that halt the batch (halt=1) unless each loaded binding still holds its contact, in order.
+
+    `crm.deal.contact.items.get` takes no filter, so each position is checked with a list that finds
+    the loaded contact only if it is the one now at that position (`ID` is the contact read just
+    before, `@ID` the loaded one), then a get of what that list found: an empty list leaves
+    `$result[isK][0][ID]` as `[]`, PHP (int) 0, refused, and the batch stops before any write. A
+    position that no longer exists gives the list an array, which matches nothing or fails: the
+    batch stops either way. Contacts this user cannot read are not checked (the list could not find
+    them); added bindings are not seen here either: the service compares the bindings read before.
+    """
+    commands: dict[str, Command] = {}
+    for position, item in enumerate(expected):
+        if item.card.hidden or item.card.id <= 0:
+            continue
+        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-list.html
+        commands[f"is{position}"] = (
+            "crm.contact.list",
+            {"filter": {"ID": f"$result[before][{position}][CONTACT_ID]", "@ID": [item.card.id]}, "select": ["ID"]},
+        )
+        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
+        commands[f"hold{position}"] = ("crm.contact.get", {"id": f"$result[is{position}][0][ID]"})
+    return commands
+
+
 def save_commands(
     *,
     deal_id: int,
@@ -195,6 +220,7 @@ def save_commands(
     items: list[ContactItem],
     linking: list[int],
     created: dict[int, int] | None = None,
+    expected: tuple[ContactItem, ...] = (),
 ) -> dict[str, Command]:
     """The save's last (usually only) request, run with halt=1 (docs/reliability.md, "Saving in one request").
 
@@ -202,8 +228,10 @@ def save_commands(
     changes move neither DATE_MODIFY nor MODIFY_BY_ID, so the service compares them with the ones
     the tab loaded), and every contact about to be linked (a contact deleted meanwhile, or one this
     user may not see, fails its own `see` command and halts the batch before anything is written).
-    Then write_commands (guard first). Last, the cards of the bindings read before, for a conflict
-    view; a slot past the last binding fails or reads another contact, and is ignored.
+    Then binding_checks (each loaded binding still in place, else the batch stops) and
+    write_commands (guard first). The cards of the bindings read before, for a conflict view: the
+    loaded positions before the write, the others after it; a slot past the last binding fails or
+    reads another contact, and is ignored.
     """
     commands: dict[str, Command] = {
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-get.html
@@ -214,10 +242,24 @@ def save_commands(
     for index, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
         # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
         commands[f"see{index}"] = ("crm.contact.get", {"id": contact_id})
-    commands.update(write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created))
-    for slot in range(min(CONTACT_SLOTS, BATCH_LIMIT - len(commands))):
-        commands[f"c{slot}"] = ("crm.contact.get", {"id": f"$result[before][{slot}][CONTACT_ID]"})
+    write = write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created)
+    checks = binding_checks(expected)
+    # The cards at the loaded positions are read before the write, so a conflict that stops the
+    # batch still shows their names; only positions whose loaded contact this user could read (one
+    # that fails here stops the batch: the binding changed, a conflict anyway).
+    early = [k for k, item in enumerate(expected[:CONTACT_SLOTS]) if not item.card.hidden]
+    if len(commands) + len(checks) + len(early) + len(write) <= BATCH_LIMIT:
+        commands.update(_slots(early))
+        commands.update(checks)  # else the bindings read before still tell, after the write
+    commands.update(write)
+    late = [k for k in range(CONTACT_SLOTS) if f"c{k}" not in commands]
+    commands.update(_slots(late[: max(0, BATCH_LIMIT - len(commands))]))
     return commands
+
+
+def _slots(positions: list[int]) -> dict[str, Command]:
+    # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
+    return {f"c{k}": ("crm.contact.get", {"id": f"$result[before][{k}][CONTACT_ID]"}) for k in positions}
 
 
 def put_back_commands(

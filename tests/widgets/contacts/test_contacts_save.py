@@ -144,9 +144,9 @@ def test_contacts_changed_elsewhere_are_shown_instead_of_being_overwritten(
     stored = bound(tab.deal_id)
     mark = last_call_id()
     response = tab.contacts("save")
-    # Binding changes keep DATE_MODIFY, so the guard let the write through; the batch's read just
-    # before it showed theirs, and they were written back at once: two requests, theirs stand.
-    assert len(calls_since(mark)) == 2
+    # Binding changes keep DATE_MODIFY; the batch's own check of each loaded binding stopped it
+    # before the write.
+    assert len(calls_since(mark)) == 1  # nothing was written
     assert bound(tab.deal_id) == stored
     page = shown(response.text)
     assert "Someone else changed this deal's contacts" in page
@@ -162,6 +162,21 @@ def test_contacts_changed_elsewhere_are_shown_instead_of_being_overwritten(
     tab.contacts("remove:1")
     assert "Saved." in shown(tab.contacts("save").text)
     assert bound(tab.deal_id) == stored[:1]
+
+
+def test_a_contact_added_elsewhere_is_kept_and_shown_as_a_conflict(sandbox: SandboxPortal, rep_tab: DealTab) -> None:
+    """An added binding passes every check of the loaded ones: the bindings read just before the
+    write tell, and theirs are written back at once (one more request)."""
+    tab = rep_tab
+    tab.contacts("remove:0")
+    added_id, _, _, _ = an_unlinked_contact(tab.deal_id)
+    assert sandbox.result("crm.deal.contact.add", {"id": tab.deal_id, "fields": {"CONTACT_ID": added_id}}, user=2)
+    stored = bound(tab.deal_id)
+    mark = last_call_id()
+    response = tab.contacts("save")
+    assert len(calls_since(mark)) == 2
+    assert bound(tab.deal_id) == stored
+    assert "Not saved: the contacts were changed in Bitrix24 after you opened them." in shown(response.text)
 
 
 def test_in_a_conflict_replacing_their_contacts_with_mine_saves_mine(sandbox: SandboxPortal, rep_tab: DealTab) -> None:
