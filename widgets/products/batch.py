@@ -93,12 +93,40 @@ def rows_as_read(result: Any) -> list[dict[str, Any]]:
     return [{k: row[k] for k in ROW_WRITABLE if row.get(k) is not None} for row in rows if isinstance(row, dict)]
 
 
-def save_commands(*, deal_id: int, date_modify: str, rows: list[dict[str, Any]]) -> dict[str, Command]:
+ROW_CHECKS_MAX = 20  # rows checked in place inside the save's batch (2 commands each); more: `before` tells
+
+
+def row_checks(*, deal_id: int, loaded: list[int]) -> dict[str, Command]:
+    """Commands that halt the batch (halt=1) unless each loaded row still sits at its position.
+
+    A reorder keeps the totals and so DATE_MODIFY (bitrix24-batch.md "Ids"); row ids are kept by a
+    reorder. For each position, a list finds the loaded row only if it is the row read there just
+    before (`=id` from `before`, `@id` the loaded one), and a get of what it found fails when it
+    found nothing (`$result[isK][productRows][0][id]` is then `[]`, PHP (int) 0), which stops the
+    batch before the write. A rename keeps ids and places: the service compares `before` for that.
+    """
+    commands: dict[str, Command] = {}
+    for position, row_id in enumerate(loaded):
+        owner = {"=ownerType": "D", "=ownerId": deal_id}
+        # https://apidocs.bitrix24.com/api-reference/crm/universal/product-rows/crm-item-productrow-list.html
+        commands[f"is{position}"] = (
+            "crm.item.productrow.list",
+            {"filter": {**owner, "=id": f"$result[before][{position}][ID]", "@id": [row_id]}, "select": ["id"]},
+        )
+        # https://apidocs.bitrix24.com/api-reference/crm/universal/product-rows/crm-item-productrow-get.html
+        commands[f"hold{position}"] = ("crm.item.productrow.get", {"id": f"$result[is{position}][productRows][0][id]"})
+    return commands
+
+
+def save_commands(
+    *, deal_id: int, date_modify: str, rows: list[dict[str, Any]], loaded: list[int] | None = None
+) -> dict[str, Command]:
     """The whole save in one request, run with halt=1 (docs/reliability.md, "Saving in one request").
 
     1. `was`, `before`, `modifier`: the deal, its rows just before the write, and who changed it
        last. DATE_MODIFY misses changes that keep the totals (a reorder, a rename:
-       bitrix24-batch.md "Ids"), so the service compares `before` with the rows the tab loaded.
+       bitrix24-batch.md "Ids"), so the service compares `before` with the rows the tab loaded;
+       `loaded` (the ids the tab loaded) adds row_checks, which stop the batch on a reorder.
     2. `guard`: the deal, listed only while DATE_MODIFY is still the one the tab loaded.
     3. `set`: its id is `$result[guard][0][ID]`. A guard that found nothing leaves `$result[guard]`
        an empty list, so the reference is `[]`, PHP (int) 0, refused as an invalid id: nothing is
@@ -117,6 +145,7 @@ def save_commands(*, deal_id: int, date_modify: str, rows: list[dict[str, Any]])
         "before": ("crm.deal.productrows.get", {"id": deal_id}),
         # https://apidocs.bitrix24.com/api-reference/user/user-get.html — who changed it, for a conflict.
         "modifier": ("user.get", {"ID": "$result[was][MODIFY_BY_ID]"}),
+        **(row_checks(deal_id=deal_id, loaded=loaded) if loaded and len(loaded) <= ROW_CHECKS_MAX else {}),
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html
         "guard": ("crm.deal.list", {"filter": {"=ID": deal_id, **window}, "select": ["ID"]}),
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-productrows-set.html

@@ -242,10 +242,14 @@ def _save(
     user_id: int,
     date_modify: str,
     again: bool = True,
+    checked: bool = True,
 ) -> Saved:
     deal_id = expected.deal.id
+    loaded = [row.id for row in expected.rows if row.id is not None]
+    if not checked or len(loaded) != len(expected.rows):
+        loaded = []
     try:
-        commands = save_commands(deal_id=deal_id, date_modify=date_modify, rows=sent)
+        commands = save_commands(deal_id=deal_id, date_modify=date_modify, rows=sent, loaded=loaded)
     except GuardUnavailable as exc:
         log.warning("save of deal %s: not written: %s", deal_id, exc)
         return Saved(kind="unchecked")
@@ -271,6 +275,12 @@ def _save(
         if changed:
             return _put_back(client, outcome, theirs=theirs, fresh=fresh, sent=sent)
         return Saved(kind="saved", state=fresh or theirs, before=theirs.rows)
+    if changed and any(key.startswith(("is", "hold")) for key in outcome.errors):
+        return _conflict(outcome, theirs)  # a row moved: stopped before the write
+    if any(key.startswith(("is", "hold")) for key in outcome.errors):
+        # A row check stopped the batch, yet the rows read before are the loaded ones: written
+        # again without the checks (the comparison of `before` still guards it).
+        return _save(client, expected, sent, user_id=user_id, date_modify=date_modify, again=again, checked=False)
     if "guard" in outcome.errors or "modifier" in outcome.errors:
         log.warning("save of deal %s: the guard could not run: %s", deal_id, list(outcome.errors))
         return Saved(kind="failed")
