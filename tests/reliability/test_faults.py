@@ -120,8 +120,13 @@ def test_an_open_tab_on_an_unwell_portal_keeps_the_persons_work_and_offers_retry
     saved = tab.post("save", fields=edited)
     clean(saved)
     assert saved.status_code == 200
-    assert "Bitrix24 did not answer, so nothing was saved." in saved.text
-    assert 'name="action" value="save"' in saved.text  # Retry is the same save again
+    # The save is one request that writes: without an answer, and with the read that would tell
+    # failing too, the tab cannot know whether it was applied, and says so.
+    if kind in ("slow", "html", "reset"):
+        assert "Not confirmed." in saved.text and "Saved." not in saved.text
+    else:  # refused before it reached the portal: known not applied
+        assert "Bitrix24 did not answer, so nothing was saved." in saved.text
+    assert 'name="action" value="save"' in saved.text  # saving again is the same save
     assert 'value="17"' in saved.text  # what was typed is still there
     found = tab.get("tab_products", {"q": "Lap"})
     clean(found)
