@@ -294,6 +294,114 @@ def _save_contacts_unanswered(app: App, state: dict[str, Any]) -> Outcome:
     return Outcome(timed.page.status == 200 and ">Saved.<" in timed.page.html, timed)
 
 
+# --- another user's change, then our save ---------------------------------------------------------------
+
+COLLEAGUE = 2  # the sales manager, who may change the rep's deals
+
+
+def colleague_call(method: str, params: dict[str, Any]) -> Any:
+    """Another user's change, made through the portal's REST API with their own token (not counted)."""
+    from b24app.client import B24Client
+    from b24app.models import Portal
+    from b24app.oauth import OneOffTokens
+    from devtools.portal import sandbox_tokens
+
+    portal = Portal.objects.get()
+    access, _ = sandbox_tokens(COLLEAGUE)
+    client = B24Client(OneOffTokens(access, portal.client_endpoint, f"bench-{COLLEAGUE}"), max_retries=0)
+    return client.call(method, params).result
+
+
+ROW_KEYS = (
+    *("ID", "PRODUCT_ID", "PRODUCT_NAME", "PRICE", "PRICE_EXCLUSIVE", "PRICE_NETTO", "PRICE_BRUTTO", "QUANTITY"),
+    *("DISCOUNT_TYPE_ID", "DISCOUNT_RATE", "DISCOUNT_SUM", "TAX_RATE", "TAX_INCLUDED", "MEASURE_CODE", "MEASURE_NAME"),
+)
+
+
+def stored_rows(deal_id: int) -> list[tuple[str, str, str]]:
+    from sandbox.models import ProductRow
+
+    rows = ProductRow.objects.filter(deal_id=deal_id).order_by("sort", "id")
+    return [(r.product_name, str(r.quantity), str(r.price)) for r in rows]
+
+
+def stored_contacts(deal_id: int) -> list[tuple[int, bool]]:
+    from sandbox.models import DealContact
+
+    bound = DealContact.objects.filter(deal_id=deal_id).order_by("sort", "id")
+    return [(b.contact_id, b.is_primary == "Y") for b in bound]
+
+
+def _reorder_elsewhere(app: App, state: dict[str, Any]) -> None:
+    """The rep opens the tab; the sales manager then moves the last row first (same totals: DATE_MODIFY kept)."""
+    _prepare_tab(app, state)
+    deal_id = state["tab"].deal_id
+    read = colleague_call("crm.deal.productrows.get", {"id": deal_id})
+    rows = [{k: row[k] for k in ROW_KEYS if row.get(k) is not None} for row in read]
+    rows = [rows[-1], *rows[:-1]]
+    for index, row in enumerate(rows):
+        row["SORT"] = (index + 1) * 10
+    colleague_call("crm.deal.productrows.set", {"id": deal_id, "rows": rows})
+    state["theirs"] = stored_rows(deal_id)
+
+
+def _save_rows_after_reorder(app: App, state: dict[str, Any]) -> Outcome:
+    timed = rows_save(app, state["tab"])
+    kept = stored_rows(state["tab"].deal_id) == state["theirs"]
+    shown = "Someone else changed these products" in timed.page.html
+    return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else "their order was lost")
+
+
+def _title_elsewhere(app: App, state: dict[str, Any]) -> None:
+    """The rep opens the tab; the sales manager then renames the deal (DATE_MODIFY moves, rows as loaded)."""
+    _prepare_tab(app, state)
+    colleague_call("crm.deal.update", {"id": state["tab"].deal_id, "fields": {"TITLE": f"Renamed {time.time()}"}})
+
+
+def _same_second_elsewhere(app: App, state: dict[str, Any]) -> None:
+    """The sales manager changes the rows, the rep opens the tab, the manager changes them again: all
+    within one second, so DATE_MODIFY (whole seconds) is the same before and after the second change."""
+    from sandbox.models import Deal
+
+    deal_id = deal_with_rows(user=TAB_USER)
+    for _ in range(5):
+        time.sleep(1.02 - time.time() % 1)  # just after a second begins
+        read = colleague_call("crm.deal.productrows.get", {"id": deal_id})
+        rows = [{k: row[k] for k in ROW_KEYS if row.get(k) is not None} for row in read]
+        rows[0]["QUANTITY"] = 3 if str(rows[0].get("QUANTITY")) != "3" else 4
+        colleague_call("crm.deal.productrows.set", {"id": deal_id, "rows": rows})
+        moment = Deal.objects.get(pk=deal_id).date_modify.replace(microsecond=0)
+        state["tab"], _ = tab_open(app, deal_id=deal_id, cold=False)
+        rows[0]["QUANTITY"] = int(rows[0]["QUANTITY"]) + 2
+        colleague_call("crm.deal.productrows.set", {"id": deal_id, "rows": rows})
+        if Deal.objects.get(pk=deal_id).date_modify.replace(microsecond=0) == moment:
+            break
+    state["theirs"] = stored_rows(deal_id)
+
+
+def _save_rows_after_same_second(app: App, state: dict[str, Any]) -> Outcome:
+    timed = rows_save(app, state["tab"])
+    kept = stored_rows(state["tab"].deal_id) == state["theirs"]
+    shown = "Someone else changed these products" in timed.page.html
+    return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else "their rows were lost")
+
+
+def _contacts_elsewhere(app: App, state: dict[str, Any]) -> None:
+    """The rep opens the tab; the sales manager then drops the deal's last contact (DATE_MODIFY kept)."""
+    _prepare_contacts(app, state)
+    deal_id = state["tab"].deal_id
+    bound = stored_contacts(deal_id)
+    colleague_call("crm.deal.contact.delete", {"id": deal_id, "fields": {"CONTACT_ID": bound[-1][0]}})
+    state["theirs"] = stored_contacts(deal_id)
+
+
+def _save_contacts_after_change(app: App, state: dict[str, Any]) -> Outcome:
+    timed = contacts_save(app, state["tab"])
+    kept = stored_contacts(state["tab"].deal_id) == state["theirs"]
+    shown = "Someone else changed this deal" in timed.page.html
+    return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else "their contacts were lost")
+
+
 def _save_layout_unanswered(app: App, state: dict[str, Any]) -> Outcome:
     with answers_lost():
         timed = layout_save(app, state["layout"])
@@ -303,11 +411,39 @@ def _save_layout_unanswered(app: App, state: dict[str, Any]) -> Outcome:
 ACTIONS: list[Action] = [
     Action("tab_open_cold", "open the deal tab (cold reference cache)", 1, _open_cold),
     Action("tab_open_warm", "open the deal tab (warm reference cache)", 1, _open_warm, _prepare_tab),
-    Action("rows_save", "save product rows", 2, _save_rows, _prepare_tab),
-    Action("contacts_save", "save contacts", 2, _save_contacts, _prepare_contacts),
+    Action("rows_save", "save product rows", 1, _save_rows, _prepare_tab),
+    Action("contacts_save", "save contacts", 1, _save_contacts, _prepare_contacts),
+    Action(
+        "rows_save_other_field",
+        "save product rows after another user renamed the deal",
+        2,
+        _save_rows,
+        _title_elsewhere,
+    ),
+    Action(
+        "rows_save_same_second",
+        "save product rows after another user's change in the same second as the tab's read",
+        2,
+        _save_rows_after_same_second,
+        _same_second_elsewhere,
+    ),
+    Action(
+        "rows_save_after_reorder",
+        "another user's reorder, then our save (conflict view, nothing lost)",
+        2,
+        _save_rows_after_reorder,
+        _reorder_elsewhere,
+    ),
+    Action(
+        "contacts_save_after_change",
+        "another user's contact change, then our save (conflict view, nothing lost)",
+        2,
+        _save_contacts_after_change,
+        _contacts_elsewhere,
+    ),
     Action("layout_open", "open the card layout page", 1, _open_layout),
     Action("layout_save", "save a card layout", 2, _save_layout, _prepare_layout),
-    Action("rows_save_unanswered", "save product rows, answer lost", 3, _save_rows_unanswered, _prepare_tab),
-    Action("contacts_save_unanswered", "save contacts, answer lost", 3, _save_contacts_unanswered, _prepare_contacts),
+    Action("rows_save_unanswered", "save product rows, answer lost", 2, _save_rows_unanswered, _prepare_tab),
+    Action("contacts_save_unanswered", "save contacts, answer lost", 2, _save_contacts_unanswered, _prepare_contacts),
     Action("layout_save_unanswered", "save a card layout, answer lost", 3, _save_layout_unanswered, _prepare_layout),
 ]

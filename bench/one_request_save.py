@@ -1,16 +1,18 @@
-"""An experiment the issue asks for: a conflict-checked save of product rows in ONE request.
+"""The guard of the one-request save (widgets.products.batch.save_commands), command by command.
 
-The tab saves in two requests today (widgets.products.services.deal_products_save): read the rows and
-compare them with what the editor loaded, then a guarded write. Here the write goes alone, guarded
-by the DATE_MODIFY the tab read when it opened: `crm.deal.list` filtered to the deal only while it
-is unmodified, and `crm.deal.productrows.set` taking its id from `$result[guard][0][ID]`. A deal
-changed meanwhile leaves the guard empty, the reference unresolved, the write refused; halt=1 stops
-the batch there. Three cases, each counted in the portal's request log:
+The tab's save is this one batch (halt=1): the deal and its rows just before the write, a guard
+that lists the deal only while DATE_MODIFY is the one the tab read when it opened, and
+`crm.deal.productrows.set` taking its id from `$result[guard][0][ID]`; then the read-back. Three
+cases, each counted in the portal's request log (another user changes the deal's COMMENTS):
 
-- nothing changed since the tab opened: is it written, in one request?
-- another user changed the deal a second or more later: is the write refused?
-- another user changed it within the same second as the tab's read (DATE_MODIFY has whole
-  seconds): is that caught too?
+- nothing changed since the tab opened: written, in one request.
+- another user changed the deal a second or more later: the write is refused (the reference is
+  `[]`, PHP (int) 0), nothing written. The service then sees the rows unchanged in `before` and
+  sends the write again (the `rows_save_other_field` action: 2 requests).
+- another user changed it within the same second as the tab's read: DATE_MODIFY has whole seconds,
+  so the guard passes and the rows are written; nothing is lost, because the rows write does not
+  touch COMMENTS, and a change of the rows themselves shows in `before` (the service then puts
+  theirs back: the `rows_save_same_second` action).
 """
 
 from __future__ import annotations
@@ -57,20 +59,29 @@ def _case(client: Any, colleague: Any, *, deal_id: int, price: str, change: str)
     if change != "none":
         colleague.call("crm.deal.update", {"id": deal_id, "fields": {"COMMENTS": f"edited {time.time()}"}})
     before = _stored_prices(deal_id)
+    theirs = _comments(deal_id)
     mark = log_mark()
     outcome = client.batch(save_commands(deal_id=deal_id, date_modify=date_modify, rows=rows), halt=True)
     requests = len(calls_since(mark))
     written = "set" not in outcome.errors and "set" in outcome.results
     after = _stored_prices(deal_id)
-    expected_written = change != "later" and change != "same_second"
+    expected_written = change != "later"
     return {
         "case": change,
         "requests": requests,
         "written": written,
         "rows_changed": after != before,
-        "correct": written == expected_written and (after != before) == expected_written,
+        "correct": written == expected_written
+        and (after != before) == expected_written
+        and _comments(deal_id) == theirs,  # their change is never lost
         "write_error": _error_text(outcome.errors.get("set")),
     }
+
+
+def _comments(deal_id: int) -> str:
+    from sandbox.models import Deal
+
+    return str(Deal.objects.get(pk=deal_id).comments)
 
 
 def _error_text(error: Any) -> str:

@@ -129,6 +129,7 @@ def test_a_genuine_deal_deletion_is_confirmed_and_shown(in_use: Installed, setti
 
 def test_no_page_echoes_the_application_token_and_the_tabs_retry_still_works(installed: Installed) -> None:
     from tests.reliability.test_faults import _retry_action, _retry_fields
+    from tests.widgets.tab_support import opening_of, tab_fill
 
     token = installed.application_token
     deal_id = deal_of(3)
@@ -146,8 +147,11 @@ def test_no_page_echoes_the_application_token_and_the_tabs_retry_still_works(ins
     assert ">Retry</button>" in unwell_tab.page and ">Retry</button>" in unwell_admin.response.text
     fields = _retry_fields(unwell_tab.page)
     assert "APPLICATION_TOKEN" not in dict(fields)
-    retried = requests.post(
+    repainted = requests.post(
         installed.sandbox.app_url.rstrip("/") + _retry_action(unwell_tab.page), data=fields, timeout=30
     )
+    opening = opening_of(repainted.text)  # Retry reloads the frame: the skeleton, then its fill
+    assert repainted.status_code == 200 and opening is not None and token not in repainted.text
+    retried = tab_fill(installed.sandbox, opening)
     assert retried.status_code == 200 and '<form id="editor"' in retried.text, retried.text[:2000]
     assert token not in retried.text

@@ -4,7 +4,13 @@ changed meanwhile is not written (bitrix24-batch.md "Ids, and what a write chang
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+
+from django.core.cache import cache
 
 from b24app.client import BatchResult
 
@@ -38,3 +44,35 @@ def modified_window(date_modify: str) -> dict[str, str]:
 def guard_passed(outcome: BatchResult) -> bool:
     found = outcome.results.get("guard")
     return "guard" not in outcome.errors and isinstance(found, list) and len(found) == 1
+
+
+# --- one save of a deal at a time, across this app's processes -----------------------------------------
+
+SAVE_LOCK_SECONDS = 30  # longer than any save (two batches at the client's timeout): a crashed holder frees it
+SAVE_LOCK_WAIT = 15.0
+_POLL = 0.05
+
+
+@contextmanager
+def deal_save_lock(*, portal_id: int, deal_id: int) -> Iterator[None]:
+    """Let one save of this deal run at a time in every process that shares the cache (Redis in production).
+
+    The guard and the write are separate commands of one batch: two saves of our own that
+    interleave between them would both pass the guard. Serialised, the second one sees the
+    first one's rows (its pre-write read, or its moved DATE_MODIFY) and becomes a conflict.
+    `cache.add` is atomic (SET NX on Redis); a save that cannot get the lock in SAVE_LOCK_WAIT
+    goes ahead anyway, still guarded, rather than refusing the rep.
+    """
+    key = f"dealdesk:save-lock:{portal_id}:{deal_id}"
+    token = secrets.token_hex(8)
+    deadline = time.monotonic() + SAVE_LOCK_WAIT
+    held = cache.add(key, token, SAVE_LOCK_SECONDS)
+    while not held and time.monotonic() < deadline:
+        time.sleep(_POLL)
+        held = cache.add(key, token, SAVE_LOCK_SECONDS)
+    try:
+        yield
+    finally:
+        # Only our own token is removed: a lock that expired and was taken by another save stays.
+        if held and cache.get(key) == token:
+            cache.delete(key)

@@ -185,19 +185,7 @@ def _after_save(
     saved: ContactsSaved, *, state: ContactsState, items: list[ContactItem], posted: ContactsInput
 ) -> ContactsOutcome:
     if saved.kind == "saved" and saved.state is not None:
-        fresh = saved.state
-        status = _("Saved.") if saved.wrote else _("Saved. Nothing had changed.")
-        if saved.created:
-            names = ", ".join(saved.created)
-            status = ngettext(
-                "Saved. %(names)s was created in Bitrix24 and linked to this deal.",
-                "Saved. %(names)s were created in Bitrix24 and linked to this deal.",
-                len(saved.created),
-            ) % {"names": names}
-        outcome = _shown(fresh, loaded_items(fresh), posted, status=status)
-        outcome.view.reload_card = saved.primary_changed
-        outcome.wrote = saved.wrote
-        return outcome
+        return _saved_view(saved, saved.state, posted)
     if saved.kind == "conflict" and saved.state is not None:
         outcome = _shown(state, items, posted)
         view = outcome.view
@@ -219,6 +207,34 @@ def _after_save(
     outcome = _shown(state, items, posted, problems=saved.problems)
     view = outcome.view
     view.status, view.status_tone = _("Not saved."), "warn"
+    _explain_unsaved(view, saved)
+    if saved.orphans:
+        names = ", ".join(saved.orphans)
+        view.error += " " + ngettext(
+            "%(names)s was created in Bitrix24 but is not linked to this deal.",
+            "%(names)s were created in Bitrix24 but are not linked to this deal.",
+            len(saved.orphans),
+        ) % {"names": names}
+    return outcome
+
+
+def _saved_view(saved: ContactsSaved, fresh: ContactsState, posted: ContactsInput) -> ContactsOutcome:
+    status = _("Saved.") if saved.wrote else _("Saved. Nothing had changed.")
+    if saved.created:
+        names = ", ".join(saved.created)
+        status = ngettext(
+            "Saved. %(names)s was created in Bitrix24 and linked to this deal.",
+            "Saved. %(names)s were created in Bitrix24 and linked to this deal.",
+            len(saved.created),
+        ) % {"names": names}
+    outcome = _shown(fresh, loaded_items(fresh), posted, status=status)
+    outcome.view.reload_card = saved.primary_changed
+    outcome.wrote = saved.wrote
+    return outcome
+
+
+def _explain_unsaved(view: ContactsView, saved: ContactsSaved) -> None:
+    """Why nothing (or not everything) was saved, in the rep's words, and what they can do."""
     if saved.kind == "invalid":
         view.error = (
             _("Fix the marked contacts, then save again.")
@@ -247,11 +263,3 @@ def _after_save(
         view.error, view.session = session_ended(), True
     else:
         view.error, view.retry = _("Bitrix24 did not answer, so nothing was saved."), "save"
-    if saved.orphans:
-        names = ", ".join(saved.orphans)
-        view.error += " " + ngettext(
-            "%(names)s was created in Bitrix24 but is not linked to this deal.",
-            "%(names)s were created in Bitrix24 but are not linked to this deal.",
-            len(saved.orphans),
-        ) % {"names": names}
-    return outcome

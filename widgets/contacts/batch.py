@@ -1,17 +1,14 @@
-"""The REST batches of the contacts editor: search, the duplicate check, and the save's two requests.
+"""The REST batches of the contacts editor: search, the duplicate check, and the save.
 
-Saving (widgets.contacts.services) costs two requests, like the product rows:
-1. `check_commands`: the deal (its DATE_MODIFY guards the write), its bindings to compare with what
-   the editor loaded, the first contacts of a changed set (for the conflict view), who changed the
-   deal last, and every contact about to be linked, read with the user's token: a contact deleted
-   meanwhile or one this user may not see fails its own command, so it is named next to it and
-   nothing is written.
-2. `write_commands`, with halt=1 (bitrix24-protocol.md §4.4): a guard that finds the deal only while
-   DATE_MODIFY is unchanged; the new contacts (crm.contact.add); the set
-   (crm.deal.contact.items.set), whose items name the new contacts by `$result[newN]`, so creating
-   and linking cost no extra request; then the bindings and the deal read back. The guard's id is
-   what every write takes, so a deal changed since step 1 stops the batch before anything is
-   written (`gate` comes first when contacts are about to be created).
+Saving (widgets.contacts.services) is one request in the common case, `save_commands` with halt=1
+(bitrix24-protocol.md §4.4): the deal and its bindings just before the write, every contact about to
+be linked (read with the user's token: a contact deleted meanwhile or one this user may not see
+fails its own command and halts the batch before any write), then `write_commands`: a guard that
+finds the deal only while DATE_MODIFY is unchanged; the new contacts (crm.contact.add); the set
+(crm.deal.contact.items.set), whose items name the new contacts by `$result[newN]`; then the
+bindings and the deal read back. The guard's id is what every write takes, so a refused guard stops
+the batch before anything is written (`gate` comes first when contacts are about to be created).
+`put_back_commands` writes another user's bindings back when the save landed on them.
 
 A guard's `$result[guard][0][ID]` must sit in the same request as the guard: in a later one it
 resolves to an array, which Bitrix24 reads as deal 1 (bitrix24-batch.md, "Ids"). So a save that
@@ -104,23 +101,6 @@ def has_exactly(*, phone: str = "", email: str = "") -> Callable[[ContactCard], 
 # --- saving ---------------------------------------------------------------------------------------------
 
 
-def check_commands(*, deal_id: int, linking: list[int]) -> dict[str, Command]:
-    commands: dict[str, Command] = {
-        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-get.html
-        "deal": ("crm.deal.get", {"id": deal_id}),
-        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-get.html
-        "bindings": ("crm.deal.contact.items.get", {"id": deal_id}),
-        # https://apidocs.bitrix24.com/api-reference/user/user-get.html — who changed it, for a conflict.
-        "modifier": ("user.get", {"ID": "$result[deal][MODIFY_BY_ID]"}),
-    }
-    for slot in range(CONTACT_SLOTS):
-        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
-        commands[f"c{slot}"] = ("crm.contact.get", {"id": f"$result[bindings][{slot}][CONTACT_ID]"})
-    for index, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
-        commands[f"see{index}"] = ("crm.contact.get", {"id": contact_id})
-    return commands
-
-
 def new_contact_fields(card: ContactCard) -> dict[str, Any]:
     fields: dict[str, Any] = {"NAME": card.first_name, "LAST_NAME": card.last_name}
     # crm_multifield values (bitrix24-protocol.md §7.4): a new value is {"VALUE", "VALUE_TYPE"}.
@@ -149,14 +129,17 @@ LAST_REQUEST_NEW = BATCH_LIMIT - 5
 EARLY_REQUEST_NEW = BATCH_LIMIT - 2  # guard and gate
 
 
-def creation_requests(*, deal_id: int, date_modify: str, items: list[ContactItem]) -> list[dict[str, Command]]:
+def creation_requests(
+    *, deal_id: int, date_modify: str, items: list[ContactItem], linking: int = 0
+) -> list[dict[str, Command]]:
     """The new contacts that do not fit in the write's own request, created first (halt=1 each).
 
     Each request is guarded on its own, so a deal changed meanwhile creates nothing more; the set
     itself comes last, with these contacts' ids as plain numbers (write_commands `created`).
+    `linking`: contacts the last request checks before its write (save_commands), which take room.
     """
     new = [item for item in items if item.card.new]
-    early = max(0, len(new) - LAST_REQUEST_NEW)
+    early = max(0, len(new) - (LAST_REQUEST_NEW - READS - min(linking, MAX_LINK_CHECKS)))
     requests = []
     for start in range(0, early, EARLY_REQUEST_NEW):
         commands = guard_commands(deal_id=deal_id, date_modify=date_modify, creating=True)
@@ -199,6 +182,104 @@ def write_commands(
         commands["set"] = ("crm.deal.contact.items.delete", {"id": GUARDED_ID})
     commands["after"] = ("crm.deal.contact.items.get", {"id": deal_id})
     commands["deal"] = ("crm.deal.get", {"id": deal_id})
+    return commands
+
+
+READS = 2  # was, before: what save_commands reads before the write
+
+
+def binding_checks(expected: tuple[ContactItem, ...] | list[ContactItem]) -> dict[str, Command]:
+    """Commands that halt the batch (halt=1) unless each loaded binding still holds its contact, in order.
+
+    `crm.deal.contact.items.get` takes no filter, so each position is checked with a list that finds
+    the loaded contact only if it is the one now at that position (`ID` is the contact read just
+    before, `@ID` the loaded one), then a get of what that list found: an empty list leaves
+    `$result[isK][0][ID]` as `[]`, PHP (int) 0, refused, and the batch stops before any write. A
+    position that no longer exists gives the list an array, which matches nothing or fails: the
+    batch stops either way. Contacts this user cannot read are not checked (the list could not find
+    them); added bindings are not seen here either: the service compares the bindings read before.
+    """
+    commands: dict[str, Command] = {}
+    for position, item in enumerate(expected):
+        if item.card.hidden or item.card.id <= 0:
+            continue
+        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-list.html
+        commands[f"is{position}"] = (
+            "crm.contact.list",
+            {"filter": {"ID": f"$result[before][{position}][CONTACT_ID]", "@ID": [item.card.id]}, "select": ["ID"]},
+        )
+        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
+        commands[f"hold{position}"] = ("crm.contact.get", {"id": f"$result[is{position}][0][ID]"})
+    return commands
+
+
+def save_commands(
+    *,
+    deal_id: int,
+    date_modify: str,
+    items: list[ContactItem],
+    linking: list[int],
+    created: dict[int, int] | None = None,
+    expected: tuple[ContactItem, ...] = (),
+) -> dict[str, Command]:
+    """The save's last (usually only) request, run with halt=1 (docs/reliability.md, "Saving in one request").
+
+    Before the write: the deal (`was`), its bindings just before the write (`before`; binding
+    changes move neither DATE_MODIFY nor MODIFY_BY_ID, so the service compares them with the ones
+    the tab loaded), and every contact about to be linked (a contact deleted meanwhile, or one this
+    user may not see, fails its own `see` command and halts the batch before anything is written).
+    Then binding_checks (each loaded binding still in place, else the batch stops) and
+    write_commands (guard first). The cards of the bindings read before, for a conflict view: the
+    loaded positions before the write, the others after it; a slot past the last binding fails or
+    reads another contact, and is ignored.
+    """
+    commands: dict[str, Command] = {
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-get.html
+        "was": ("crm.deal.get", {"id": deal_id}),
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-get.html
+        "before": ("crm.deal.contact.items.get", {"id": deal_id}),
+    }
+    for index, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
+        # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
+        commands[f"see{index}"] = ("crm.contact.get", {"id": contact_id})
+    write = write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created)
+    checks = binding_checks(expected)
+    # The cards at the loaded positions are read before the write, so a conflict that stops the
+    # batch still shows their names; only positions whose loaded contact this user could read (one
+    # that fails here stops the batch: the binding changed, a conflict anyway).
+    early = [k for k, item in enumerate(expected[:CONTACT_SLOTS]) if not item.card.hidden]
+    if len(commands) + len(checks) + len(early) + len(write) <= BATCH_LIMIT:
+        commands.update(_slots(early))
+        commands.update(checks)  # else the bindings read before still tell, after the write
+    commands.update(write)
+    late = [k for k in range(CONTACT_SLOTS) if f"c{k}" not in commands]
+    commands.update(_slots(late[: max(0, BATCH_LIMIT - len(commands))]))
+    return commands
+
+
+def _slots(positions: list[int]) -> dict[str, Command]:
+    # https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-get.html
+    return {f"c{k}": ("crm.contact.get", {"id": f"$result[before][{k}][CONTACT_ID]"}) for k in positions}
+
+
+def put_back_commands(
+    *, deal_id: int, date_modify: str, bindings: list[Binding], delete: list[int]
+) -> dict[str, Command]:
+    """Write another user's bindings back after our write landed on them (binding changes keep
+    DATE_MODIFY, so the guard let it through), delete the contacts that write created, read back.
+
+    Guarded by the DATE_MODIFY our write's read-back saw; run with halt=1.
+    """
+    commands = guard_commands(deal_id=deal_id, date_modify=date_modify, creating=False)
+    if bindings:
+        wire = [{"CONTACT_ID": b.contact_id, "SORT": b.sort, "IS_PRIMARY": "Y" if b.primary else "N"} for b in bindings]
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-set.html
+        commands["set"] = ("crm.deal.contact.items.set", {"id": GUARDED_ID, "items": wire})
+    else:
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/contacts/crm-deal-contact-items-delete.html
+        commands["set"] = ("crm.deal.contact.items.delete", {"id": GUARDED_ID})
+    commands.update(undo_create_commands(delete))
+    commands["after"] = ("crm.deal.contact.items.get", {"id": deal_id})
     return commands
 
 

@@ -1,16 +1,17 @@
 """The contacts editor's operations: search, the duplicate check, save. All with the user's own token.
 
-Saving follows the product rows (widgets.products.services): a first request reads the bindings and
-compares their fingerprint with the ones the editor loaded — a difference is shown, never
-overwritten — and a second one writes, guarded by the DATE_MODIFY read in the first
-(widgets.contacts.batch). Contacts created in the tab are created by that same write batch.
+Saving follows the product rows (widgets.products.services): one request (widgets.contacts.batch
+.save_commands, halt=1) reads the bindings just before the write, checks every contact about to be
+linked, then writes guarded by the DATE_MODIFY the tab loaded, creating the contacts made in the tab
+in the same batch. Binding changes never move DATE_MODIFY (bitrix24-batch.md "Ids"), so the guard
+cannot see another user's contact change: when the bindings read before the write are not the ones
+the editor loaded, theirs are written back at once (one more request, which also deletes the
+contacts this save created) and the rep gets the conflict view with their own version in hand.
+docs/reliability.md, "Saving in one request", has every case.
 
-Nothing is saved half-way. The first request reads every contact about to be linked, so a contact
-deleted meanwhile, or one this user may not see, is named and nothing is written. The write batch
-halts at the first refused command; if that happens after new contacts were created (the portal
-refused the set itself: this user may not change the deal, or a contact vanished in the moment
-between the two requests), those contacts are deleted again with one more request. That request
-exists only on this error path: a save costs two requests.
+Nothing is saved half-way: a contact deleted meanwhile, or one this user may not see, fails its own
+read and halts the batch before anything is written; contacts created before a refused set are
+deleted again with one more request.
 """
 
 from __future__ import annotations
@@ -34,26 +35,26 @@ from b24app.errors import (
 )
 from b24app.models import Portal, UserToken
 from b24app.oauth import UserTokens
-from widgets.common.guard import GuardUnavailable, modified_window
+from widgets.common.guard import GuardUnavailable, deal_save_lock, modified_window
 from widgets.common.readonly import readonly_remember
-from widgets.common.text import user_name_of
 from widgets.contacts.batch import (
     MAX_LINK_CHECKS,
     bindings_from,
+    bindings_of,
     cards_from_slots,
     cards_in,
-    check_commands,
     contact_items,
     created_ids,
     creation_requests,
     duplicate_commands,
     has_exactly,
+    put_back_commands,
+    save_commands,
     search_commands,
     undo_create_commands,
-    write_commands,
 )
 from widgets.contacts.forms import email_normalise, phone_normalise
-from widgets.contacts.state import ContactCard, ContactItem, ContactsState
+from widgets.contacts.state import ContactCard, ContactItem, ContactsState, bindings_fingerprint
 
 log = logging.getLogger(__name__)
 _CONTACT_IN_ERROR = re.compile(r"#(\d+)")
@@ -147,39 +148,76 @@ class ContactsSaved:
 def deal_contacts_save(
     *, portal: Portal, user_token: UserToken, expected: ContactsState, items: list[ContactItem]
 ) -> ContactsSaved:
-    """Write `items` as the deal's contacts unless the bindings are no longer `expected`: 2 requests."""
+    """Write `items` as the deal's contacts unless the bindings are no longer `expected`: 1 request.
+
+    Two when the guard cannot tell (module docstring); one more per 48 new contacts past the first 45.
+    """
     client = B24Client(UserTokens(user_token), max_retries=1)
-    deal_id = expected.deal_id
+    with deal_save_lock(portal_id=portal.pk, deal_id=expected.deal_id):
+        return _save(client, expected, items, user_id=user_token.user_id, date_modify=expected.date_modify)
+
+
+def _save(
+    client: B24Client,
+    expected: ContactsState,
+    items: list[ContactItem],
+    *,
+    user_id: int,
+    date_modify: str,
+    again: bool = True,
+    checked: bool = True,
+) -> ContactsSaved:
     loaded = {item.card.id for item in expected.items}
     linking = [item.card.id for item in items if not item.card.new and item.card.id not in loaded]
-    try:
-        check = client.batch(check_commands(deal_id=deal_id, linking=linking))
-        deal = check.get("deal")
-        check.get("bindings")
-    except (NotFound, InvalidArgument):
-        return ContactsSaved("gone")
-    except (AuthorizationLost, InvalidToken):
-        return ContactsSaved("session")
-    except B24Error as exc:
-        log.warning("contacts of deal %s: reading them failed: %s", deal_id, exc.code)
-        return ContactsSaved("failed")
-    theirs = _theirs(check, expected, items)
-    if theirs.fingerprint != expected.fingerprint:
-        modifier = "" if "modifier" in check.errors else user_name_of(check.results.get("modifier"))
-        return ContactsSaved("conflict", theirs, changed_by=modifier, changed_at=str(deal.get("DATE_MODIFY") or ""))
-    problems = {}
-    for slot, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
-        error = check.errors.get(f"see{slot}")
-        if error is not None and not error.permanent:
-            return ContactsSaved("failed")
-        if error is not None:
-            problems[_index_of(items, contact_id)] = _unseen_message(error)
+    outcome = _send(client, expected, items, linking=linking, date_modify=date_modify, checked=checked)
+    if isinstance(outcome, ContactsSaved):
+        return outcome
+    if "before" not in outcome.results:
+        return _unsent(client, outcome, expected, items, user_id=user_id)
+    theirs = _theirs(outcome, expected, items)
+    changed = theirs.fingerprint != expected.fingerprint
+    if "set" in outcome.results:
+        if changed:
+            return _put_back(client, outcome, expected, items, theirs)
+        return _written(outcome, expected, items, theirs)
+    orphans = _undo_create(client, outcome, items, deal_id=expected.deal_id)
+    if changed and not any(key.startswith("see") for key in outcome.errors):
+        return _conflict(outcome, theirs, orphans=orphans)
+    if any(key.startswith(("is", "hold")) for key in outcome.errors) and not orphans:
+        # A binding check stopped the batch, yet the bindings read before are the loaded ones: a
+        # contact the list cannot show (another category). Written again without those checks.
+        return _save(client, expected, items, user_id=user_id, date_modify=date_modify, again=again, checked=False)
+    problems = _link_problems(outcome, items, linking)
     if problems:
-        return ContactsSaved("invalid", problems=problems)
-    date_modify = str(deal.get("DATE_MODIFY") or "")
+        return ContactsSaved("invalid", problems=problems, orphans=orphans)
+    if "guard" in outcome.errors or any(key.startswith("see") for key in outcome.errors):
+        return ContactsSaved("failed", orphans=orphans)
+    if not _guard_passed(outcome) and not orphans:
+        if changed:
+            return _conflict(outcome, theirs)
+        if again and theirs.date_modify != date_modify:
+            # Another field of the deal changed, the contacts are as loaded: writing them loses nothing.
+            return _save(client, theirs, items, user_id=user_id, date_modify=theirs.date_modify, again=False)
+    saved = _refused(outcome, items, theirs, user_id=user_id)
+    saved.orphans = orphans
+    return saved
+
+
+def _send(
+    client: B24Client,
+    expected: ContactsState,
+    items: list[ContactItem],
+    *,
+    linking: list[int],
+    date_modify: str,
+    checked: bool,
+) -> BatchResult | ContactsSaved:
+    """The early creation requests (if any) and the guarded write, or what to tell the rep when
+    they could not be sent or answered."""
+    deal_id = expected.deal_id
     try:
         modified_window(date_modify)  # before anything is sent: every request of the write is guarded by it
-        early = creation_requests(deal_id=deal_id, date_modify=date_modify, items=items)
+        early = creation_requests(deal_id=deal_id, date_modify=date_modify, items=items, linking=len(linking))
     except GuardUnavailable as exc:
         log.warning("contacts of deal %s: not written: %s", deal_id, exc)
         return ContactsSaved("unchecked")
@@ -188,24 +226,90 @@ def deal_contacts_save(
         for commands in early:
             _absorb(outcome, client.batch(commands, halt=True))
             if outcome.errors:
-                break
-        if not outcome.errors:
-            created = dict(enumerate(created_ids(outcome.results, items)))
-            final = write_commands(deal_id=deal_id, date_modify=date_modify, items=items, created=created)
-            _absorb(outcome, client.batch(final, halt=True))
+                return outcome
+        created = dict(enumerate(created_ids(outcome.results, items)))
+        final = save_commands(
+            deal_id=deal_id,
+            date_modify=date_modify,
+            items=items,
+            linking=linking,
+            created=created,
+            expected=expected.items if checked else (),
+        )
+        _absorb(outcome, client.batch(final, halt=True))
     except OutcomeUnknown as exc:
         log.warning("contacts of deal %s: no answer to the write (%s): reading them again", deal_id, exc.code)
-        return _confirm(client, expected, items, theirs, created=created_ids(outcome.results, items))
+        return _confirm(client, expected, items, expected, created=created_ids(outcome.results, items))
     except (AuthorizationLost, InvalidToken):
         return ContactsSaved("session")
     except B24Error as exc:
         log.warning("contacts of deal %s: the write failed: %s", deal_id, exc.code)
         return ContactsSaved("failed")
-    if "set" not in outcome.results:
-        saved = _refused(outcome, items, theirs, portal=portal, user_id=user_token.user_id)
-        saved.orphans = _undo_create(client, outcome, items, deal_id=deal_id)
-        return saved
-    return _written(outcome, expected, items, theirs)
+    return outcome
+
+
+def _unsent(
+    client: B24Client, outcome: BatchResult, expected: ContactsState, items: list[ContactItem], *, user_id: int
+) -> ContactsSaved:
+    """An early creation request was refused, or the reads before the write were."""
+    read_error = outcome.errors.get("was") or outcome.errors.get("before")
+    if isinstance(read_error, NotFound | InvalidArgument):
+        return ContactsSaved("gone")
+    saved = _refused(outcome, items, expected, user_id=user_id) if read_error is None else ContactsSaved("failed")
+    saved.orphans = _undo_create(client, outcome, items, deal_id=expected.deal_id)
+    return saved
+
+
+def _link_problems(outcome: BatchResult, items: list[ContactItem], linking: list[int]) -> dict[int, str]:
+    """Contacts the rep chose to link that Bitrix24 would not show them: by the editor's row."""
+    problems = {}
+    for slot, contact_id in enumerate(linking[:MAX_LINK_CHECKS]):
+        error = outcome.errors.get(f"see{slot}")
+        if error is not None and error.permanent:
+            problems[_index_of(items, contact_id)] = _unseen_message(error)
+    return problems
+
+
+def _conflict(outcome: BatchResult, theirs: ContactsState, *, orphans: list[str] | None = None) -> ContactsSaved:
+    # Binding changes move neither DATE_MODIFY nor MODIFY_BY_ID (bitrix24-batch.md "Ids"): the deal's
+    # last modifier need not be who changed its contacts, so nobody is named.
+    return ContactsSaved("conflict", theirs, orphans=list(orphans or []))
+
+
+def _put_back(
+    client: B24Client, outcome: BatchResult, expected: ContactsState, items: list[ContactItem], theirs: ContactsState
+) -> ContactsSaved:
+    """Our write landed on bindings someone else had changed (the guard cannot see that: binding
+    changes keep DATE_MODIFY): write theirs back and delete the contacts we created, in one request,
+    then show the conflict with the rep's own version in hand. Only while the deal holds exactly
+    what we wrote; if anyone wrote after us, theirs already stands."""
+    deal_id = expected.deal_id
+    created = created_ids(outcome.results, items)
+    wrote = _written(outcome, expected, items, theirs).state
+    deal = outcome.results.get("deal")
+    date_modify = str(deal.get("DATE_MODIFY") or "") if isinstance(deal, dict) else ""
+    ours = [(item.card.id, item.primary) for item in wrote.items] if wrote is not None else []
+    if "after" in outcome.errors or [(b.contact_id, b.primary) for b in bindings_of(outcome, "after")] != ours:
+        return _conflict(outcome, theirs, orphans=[item.card.name for item in items if item.card.new])
+    try:
+        commands = put_back_commands(
+            deal_id=deal_id, date_modify=date_modify, bindings=bindings_of(outcome, "before"), delete=created
+        )
+        restored = client.batch(commands, halt=True)
+    except (GuardUnavailable, B24Error) as exc:
+        log.error("deal %s: another user's contacts were overwritten and not written back: %s", deal_id, exc)
+        return ContactsSaved("unknown")
+    if "set" not in restored.results:
+        log.error("deal %s: another user's contacts were not written back: %s", deal_id, list(restored.errors))
+        return ContactsSaved("unknown")
+    left = [n for n, cid in enumerate(created) if f"del{n}" in restored.errors or cid <= 0]
+    new_names = [item.card.name for item in items if item.card.new]
+    back = bindings_of(restored, "after")
+    cards = {item.card.id: item.card for item in theirs.items}
+    state = replace(theirs, items=contact_items(back, cards), fingerprint="") if "after" in restored.results else theirs
+    return _conflict(
+        outcome, replace(state, fingerprint=bindings_fingerprint(state.items)), orphans=[new_names[n] for n in left]
+    )
 
 
 def _absorb(merged: BatchResult, part: BatchResult) -> None:
@@ -243,7 +347,13 @@ def _confirm(
         ):
             return ContactsSaved("unknown", created=new_names)
         cards[binding.contact_id] = replace(item.card, id=binding.contact_id) if item.card.new else item.card
-    fresh = ContactsState(expected.portal_id, expected.user_id, expected.deal_id, contact_items(now, cards))
+    fresh = ContactsState(
+        expected.portal_id,
+        expected.user_id,
+        expected.deal_id,
+        contact_items(now, cards),
+        date_modify=expected.date_modify,
+    )
     return ContactsSaved(
         "saved",
         fresh,
@@ -253,11 +363,15 @@ def _confirm(
     )
 
 
-def _theirs(check: BatchResult, expected: ContactsState, items: list[ContactItem]) -> ContactsState:
-    bindings = bindings_from(check.results.get("bindings"))
+def _theirs(outcome: BatchResult, expected: ContactsState, items: list[ContactItem]) -> ContactsState:
+    bindings = bindings_from(outcome.results.get("before"))
     known = {item.card.id: item.card for item in [*expected.items, *items] if not item.card.new}
-    cards = {**known, **cards_from_slots(check, bindings)}
-    return ContactsState(expected.portal_id, expected.user_id, expected.deal_id, contact_items(bindings, cards))
+    cards = {**known, **cards_from_slots(outcome, bindings)}
+    deal = outcome.results.get("was")
+    date_modify = str(deal.get("DATE_MODIFY") or "") if isinstance(deal, dict) else expected.date_modify
+    return ContactsState(
+        expected.portal_id, expected.user_id, expected.deal_id, contact_items(bindings, cards), date_modify=date_modify
+    )
 
 
 def _written(
@@ -278,6 +392,9 @@ def _written(
     else:
         bindings = bindings_from(outcome.results.get("after"))
         fresh = ContactsState(expected.portal_id, expected.user_id, expected.deal_id, contact_items(bindings, cards))
+    deal = outcome.results.get("deal")
+    read = str(deal.get("DATE_MODIFY") or "") if isinstance(deal, dict) and "deal" not in outcome.errors else ""
+    fresh = replace(fresh, date_modify=read or before.date_modify)
     return ContactsSaved(
         "saved",
         fresh,
@@ -287,9 +404,7 @@ def _written(
     )
 
 
-def _refused(
-    outcome: BatchResult, items: list[ContactItem], theirs: ContactsState, *, portal: Portal, user_id: int
-) -> ContactsSaved:
+def _refused(outcome: BatchResult, items: list[ContactItem], theirs: ContactsState, *, user_id: int) -> ContactsSaved:
     key, error = next(iter(outcome.errors.items()), ("", B24Error()))
     if key in ("gate", "set") and not _guard_passed(outcome):
         return ContactsSaved("changed")
@@ -300,7 +415,7 @@ def _refused(
         log.warning("a new contact was refused: %s %s", error.code, error.description[:200])
         return ContactsSaved("invalid", problems={index: _("Bitrix24 did not accept this contact.")})
     if key == "set" and isinstance(error, AccessDenied):
-        readonly_remember(portal_id=portal.pk, user_id=user_id, deal_id=theirs.deal_id)
+        readonly_remember(portal_id=theirs.portal_id, user_id=user_id, deal_id=theirs.deal_id)
         return ContactsSaved("refused", theirs)
     if key == "set" and isinstance(error, NotFound):
         return ContactsSaved("gone")

@@ -109,6 +109,9 @@ class ContactsState:
     deal_id: int
     items: tuple[ContactItem, ...]
     fingerprint: str = field(default="")
+    # The deal's DATE_MODIFY read with these bindings: it guards the save's write (widgets.common.guard).
+    # Binding changes never move it (bitrix24-batch.md "Ids"), so the bindings are compared as well.
+    date_modify: str = ""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -154,6 +157,7 @@ def contacts_sign(state: ContactsState) -> str:
         "d": state.deal_id,
         "i": [[item.card.as_list(), item.primary, item.sort] for item in state.items],
         "fp": state.fingerprint,
+        "dm": state.date_modify,
     }
     return signing.dumps(payload, salt=CONTACTS_SALT, compress=True)
 
@@ -162,7 +166,9 @@ def contacts_read(value: str, *, portal_id: int, user_id: int, deal_id: int) -> 
     try:
         data = signing.loads(value, salt=CONTACTS_SALT)
         items = tuple(ContactItem(ContactCard.from_list(c), bool(p), int(s)) for c, p, s in data["i"])
-        state = ContactsState(int(data["p"]), int(data["u"]), int(data["d"]), items, str(data["fp"]))
+        state = ContactsState(
+            int(data["p"]), int(data["u"]), int(data["d"]), items, str(data["fp"]), str(data.get("dm") or "")
+        )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise StateInvalid(type(exc).__name__) from exc
     if (state.portal_id, state.user_id, state.deal_id) != (portal_id, user_id, deal_id):

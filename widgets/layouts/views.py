@@ -30,6 +30,7 @@ from widgets.common.auth import (
     widget_token_mint,
     widget_view,
 )
+from widgets.common.failures import failure_reason
 from widgets.common.placement import (
     PlacementMalformed,
     PlacementRefused,
@@ -95,7 +96,11 @@ def main_page(request: HttpRequest) -> HttpResponse:
         return _framed(refused(request, status=200), portal)
     except B24Error as exc:
         log.warning("layout page: Bitrix24 failed on open: %s", exc)
-        retry = {"placement_retry": placement_retry_fields(request), "placement_url": request.get_full_path()}
+        retry = {
+            "placement_retry": placement_retry_fields(request),
+            "placement_url": request.get_full_path(),
+            "failure": failure_reason(exc),  # what happened, not always "did not answer" (a 502 answers at once)
+        }
         return _framed(refused(request, reason="unavailable", status=200, extra=retry), portal)
     identity = WidgetIdentity(portal.pk, opened.user_token.user_id, None, "admin", post.lang)
     widget = cast(WidgetRequest, request)

@@ -77,22 +77,78 @@ def snapshot_of(
 # --- saving ----------------------------------------------------------------------------------------
 
 
-def save_commands(*, deal_id: int, date_modify: str, rows: list[dict[str, Any]]) -> dict[str, Command]:
-    """Write the rows only if the deal is still as read, then read back what the portal kept.
+GUARDED_ID = "$result[guard][0][ID]"
 
-    The guard finds the deal only while it is unmodified; productrows.set takes its id from the
-    guard's answer, so a deal changed meanwhile leaves the id unresolved and the write is refused
-    (the reference resolves to the empty list, not a number). The reads after it run either way
-    (halt=0), so a refused write still shows the current rows without another request.
+# What a row read by crm.deal.productrows.get needs to be written back as it was (deals-api-spec.md §6.1).
+ROW_WRITABLE = (
+    *("ID", "PRODUCT_ID", "PRODUCT_NAME", "PRICE", "PRICE_EXCLUSIVE", "PRICE_NETTO", "PRICE_BRUTTO"),
+    *("QUANTITY", "DISCOUNT_TYPE_ID", "DISCOUNT_RATE", "DISCOUNT_SUM", "TAX_RATE", "TAX_INCLUDED"),
+    *("MEASURE_CODE", "MEASURE_NAME", "SORT", "TYPE", "XML_ID"),
+)
+
+
+def rows_as_read(result: Any) -> list[dict[str, Any]]:
+    """The rows of a crm.deal.productrows.get answer, as a `rows` value that writes them back unchanged."""
+    rows = result if isinstance(result, list) else []
+    return [{k: row[k] for k in ROW_WRITABLE if row.get(k) is not None} for row in rows if isinstance(row, dict)]
+
+
+ROW_CHECKS_MAX = 20  # rows checked in place inside the save's batch (2 commands each); more: `before` tells
+
+
+def row_checks(*, deal_id: int, loaded: list[int]) -> dict[str, Command]:
+    """Commands that halt the batch (halt=1) unless each loaded row still sits at its position.
+
+    A reorder keeps the totals and so DATE_MODIFY (bitrix24-batch.md "Ids"); row ids are kept by a
+    reorder. For each position, a list finds the loaded row only if it is the row read there just
+    before (`=id` from `before`, `@id` the loaded one), and a get of what it found fails when it
+    found nothing (`$result[isK][productRows][0][id]` is then `[]`, PHP (int) 0), which stops the
+    batch before the write. A rename keeps ids and places: the service compares `before` for that.
+    """
+    commands: dict[str, Command] = {}
+    for position, row_id in enumerate(loaded):
+        owner = {"=ownerType": "D", "=ownerId": deal_id}
+        # https://apidocs.bitrix24.com/api-reference/crm/universal/product-rows/crm-item-productrow-list.html
+        commands[f"is{position}"] = (
+            "crm.item.productrow.list",
+            {"filter": {**owner, "=id": f"$result[before][{position}][ID]", "@id": [row_id]}, "select": ["id"]},
+        )
+        # https://apidocs.bitrix24.com/api-reference/crm/universal/product-rows/crm-item-productrow-get.html
+        commands[f"hold{position}"] = ("crm.item.productrow.get", {"id": f"$result[is{position}][productRows][0][id]"})
+    return commands
+
+
+def save_commands(
+    *, deal_id: int, date_modify: str, rows: list[dict[str, Any]], loaded: list[int] | None = None
+) -> dict[str, Command]:
+    """The whole save in one request, run with halt=1 (docs/reliability.md, "Saving in one request").
+
+    1. `was`, `before`, `modifier`: the deal, its rows just before the write, and who changed it
+       last. DATE_MODIFY misses changes that keep the totals (a reorder, a rename:
+       bitrix24-batch.md "Ids"), so the service compares `before` with the rows the tab loaded;
+       `loaded` (the ids the tab loaded) adds row_checks, which stop the batch on a reorder.
+    2. `guard`: the deal, listed only while DATE_MODIFY is still the one the tab loaded.
+    3. `set`: its id is `$result[guard][0][ID]`. A guard that found nothing leaves `$result[guard]`
+       an empty list, so the reference is `[]`, PHP (int) 0, refused as an invalid id: nothing is
+       written and halt stops the batch. A guard that failed stops the batch itself (halt), so the
+       reference is never followed up to the results so far (a non-empty array: deal 1).
+    4. `deal`, `rows`: what the portal kept, read back.
     """
     window = modified_window(date_modify)  # GuardUnavailable: no write at all
     # An empty `rows` cannot be spelled in a batch query string ("rows=" is a string, which the
     # method refuses); a list holding one non-object element is skipped row by row (§6.1).
     rows_param: list[Any] = rows if rows else [""]
     return {
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-get.html
+        "was": ("crm.deal.get", {"id": deal_id}),
+        # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-productrows-get.html
+        "before": ("crm.deal.productrows.get", {"id": deal_id}),
+        # https://apidocs.bitrix24.com/api-reference/user/user-get.html — who changed it, for a conflict.
+        "modifier": ("user.get", {"ID": "$result[was][MODIFY_BY_ID]"}),
+        **(row_checks(deal_id=deal_id, loaded=loaded) if loaded and len(loaded) <= ROW_CHECKS_MAX else {}),
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html
         "guard": ("crm.deal.list", {"filter": {"=ID": deal_id, **window}, "select": ["ID"]}),
         # https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-productrows-set.html
-        "set": ("crm.deal.productrows.set", {"id": "$result[guard][0][ID]", "rows": rows_param}),
+        "set": ("crm.deal.productrows.set", {"id": GUARDED_ID, "rows": rows_param}),
         **deal_commands(deal_id),
     }

@@ -8,9 +8,9 @@ starts editable; when a save is refused with AccessDenied it switches to read-on
 that for (portal, user, deal) for ten minutes, so reopening the tab shows it read-only at once.
 A change to the deal (ONCRMDEALUPDATE, e.g. a new assignee) forgets it (widgets.common.events).
 
-Conflicts: a save first reads the rows again (one request) and compares their fingerprint with
-the rows the editor loaded; a difference is shown to the person, never overwritten. The write
-itself (a second request) is guarded by the deal's DATE_MODIFY read in the first one.
+Conflicts: a save is one batch that reads the rows just before the write and writes them guarded by
+the DATE_MODIFY the tab loaded (deal_products_save); rows that differ from the ones the editor
+loaded are shown to the person, never kept overwritten (docs/reliability.md, "Saving in one request").
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from b24app.errors import (
 from b24app.install import DEAL_TAB_PLACEMENT
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
-from widgets.common.guard import GuardUnavailable, guard_passed
+from widgets.common.guard import GuardUnavailable, deal_save_lock, guard_passed
 from widgets.common.money import decimal_of, int_of
 from widgets.common.placement import PlacementPost, PlacementRefused, user_token_store
 from widgets.common.readonly import readonly_remember, readonly_remembered
@@ -49,7 +49,7 @@ from widgets.contacts.batch import (
     more_contacts_command,
 )
 from widgets.contacts.state import ContactsState
-from widgets.products.batch import deal_commands, open_commands, rows_of, save_commands, snapshot_of
+from widgets.products.batch import deal_commands, open_commands, rows_as_read, rows_of, save_commands, snapshot_of
 from widgets.products.signing import ProductChoice
 from widgets.products.state import (
     CATALOG_MEASURES,
@@ -171,7 +171,9 @@ def _loaded(
     # Unread bindings are not "no contacts": an editor started from nothing would unlink them all.
     contacts = None
     if "bindings" not in outcome.errors:
-        contacts = ContactsState(portal.pk, user_id, deal_id, contact_items(bindings, cards))
+        contacts = ContactsState(
+            portal.pk, user_id, deal_id, contact_items(bindings, cards), date_modify=snapshot.date_modify
+        )
     state = TabState(
         portal_id=portal.pk,
         user_id=user_id,
@@ -215,60 +217,146 @@ def snapshot_refresh(old: DealSnapshot, deal: dict[str, Any], *, portal_id: int)
     return fresh if refdata.funnels else replace(fresh, funnel_name=old.funnel_name)
 
 
-def _read_back(outcome: BatchResult, expected: TabState, *, portal_id: int) -> TabState | None:
-    if "rows" in outcome.errors or "deal" in outcome.errors:
-        return None
-    deal = outcome.results.get("deal")
-    snapshot = snapshot_refresh(expected.deal, deal if isinstance(deal, dict) else {}, portal_id=portal_id)
-    return expected.with_rows(rows_of(outcome.results.get("rows")), snapshot)
-
-
 def deal_products_save(
     *, portal: Portal, user_token: UserToken, expected: TabState, rows: list[EditorRow], bases: Bases
 ) -> Saved:
-    """Write `rows` unless the deal's rows are no longer the `expected` ones: at most 2 requests."""
+    """Write `rows` unless the deal's rows are no longer the `expected` ones: 1 request, 2 in rare cases.
+
+    One batch reads the rows just before the write, writes them guarded by the DATE_MODIFY the tab
+    loaded, and reads back (widgets.products.batch.save_commands). A second request only when the
+    guard cannot tell: it refused for a change elsewhere in the deal while the rows are as loaded
+    (written again, guarded by the new DATE_MODIFY), or it let through a change of the rows that
+    DATE_MODIFY does not show (their rows are written back at once, and the rep gets the conflict).
+    """
     client = B24Client(UserTokens(user_token), max_retries=1)
+    sent = rows_wire(rows, bases)
+    with deal_save_lock(portal_id=portal.pk, deal_id=expected.deal.id):
+        return _save(client, expected, sent, user_id=user_token.user_id, date_modify=expected.deal.date_modify)
+
+
+def _send(
+    client: B24Client, expected: TabState, sent: list[dict[str, Any]], *, date_modify: str, checked: bool
+) -> BatchResult | Saved:
+    """The one save batch, or what to tell the rep when it could not be sent or answered."""
     deal_id = expected.deal.id
-    # https://apidocs.bitrix24.com/api-reference/user/user-get.html — who changed it, for a conflict.
-    check_commands = {**deal_commands(deal_id), "modifier": ("user.get", {"ID": "$result[deal][MODIFY_BY_ID]"})}
+    loaded = [row.id for row in expected.rows if row.id is not None]
+    if not checked or len(loaded) != len(expected.rows):
+        loaded = []
     try:
-        check = client.batch(check_commands)
-        check.get("deal")
-        check.get("rows")
+        commands = save_commands(deal_id=deal_id, date_modify=date_modify, rows=sent, loaded=loaded)
+    except GuardUnavailable as exc:
+        log.warning("save of deal %s: not written: %s", deal_id, exc)
+        return Saved(kind="unchecked")
+    try:
+        outcome = client.batch(commands, halt=True)
+        outcome.get("was")
+        outcome.get("before")
+    except OutcomeUnknown as exc:
+        log.warning("save of deal %s: no answer to the write (%s): reading the rows again", deal_id, exc.code)
+        return _confirm(client, expected=expected, theirs=expected, sent=sent)
     except (NotFound, InvalidArgument):
         return Saved(kind="gone")
     except (AuthorizationLost, InvalidToken):
         return Saved(kind="session")
     except B24Error as exc:
-        log.warning("save of deal %s: reading the rows failed: %s", deal_id, exc.code)
-        return Saved(kind="failed")
-    theirs = _read_back(check, expected, portal_id=portal.pk)
-    assert theirs is not None  # both reads succeeded
-    if theirs.fingerprint != expected.fingerprint:
-        modifier = "" if "modifier" in check.errors else user_name_of(check.results.get("modifier"))
-        return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
-    try:
-        commands = save_commands(deal_id=deal_id, date_modify=theirs.deal.date_modify, rows=rows_wire(rows, bases))
-    except GuardUnavailable as exc:
-        log.warning("save of deal %s: not written: %s", deal_id, exc)
-        return Saved(kind="unchecked")
-    try:
-        outcome = client.batch(commands)
-    except OutcomeUnknown as exc:
-        log.warning("save of deal %s: no answer to the write (%s): reading the rows again", deal_id, exc.code)
-        return _confirm(client, expected=expected, theirs=theirs, sent=commands["set"][1]["rows"])
-    except (AuthorizationLost, InvalidToken):
-        return Saved(kind="session")
-    except B24Error as exc:
         log.warning("save of deal %s failed: %s", deal_id, exc.code)
         return Saved(kind="failed")
-    fresh = _read_back(outcome, expected, portal_id=portal.pk)
-    error = outcome.errors.get("set")
-    if error is not None:
-        return _refused(error, outcome, fresh or theirs, portal=portal, user_id=user_token.user_id)
-    if fresh is None:
-        fresh = theirs  # written, but the read-back failed: show what is known, a reload fixes the rest
-    return Saved(kind="saved", state=fresh, before=theirs.rows)
+    return outcome
+
+
+def _save(
+    client: B24Client,
+    expected: TabState,
+    sent: list[dict[str, Any]],
+    *,
+    user_id: int,
+    date_modify: str,
+    again: bool = True,
+    checked: bool = True,
+) -> Saved:
+    outcome = _send(client, expected, sent, date_modify=date_modify, checked=checked)
+    if isinstance(outcome, Saved):
+        return outcome
+    deal_id = expected.deal.id
+    theirs = _read_back(outcome, expected, portal_id=expected.portal_id, keys=("was", "before"))
+    if theirs is None:  # both reads answered (outcome.get above), so this is a malformed answer
+        log.warning("save of deal %s: the rows read with the write could not be understood", deal_id)
+        return Saved(kind="failed")
+    changed = theirs.fingerprint != expected.fingerprint
+    if changed and rows_match(sent, list(theirs.rows)):
+        # Bitrix24 already holds exactly these rows (an earlier save whose answer was lost, sent
+        # again): nothing of anyone's is at stake, so it is saved whether or not this write ran.
+        fresh = _read_back(outcome, expected, portal_id=expected.portal_id) if "set" in outcome.results else None
+        return Saved(kind="saved", state=fresh or theirs, before=expected.rows)
+    if "set" in outcome.results:
+        fresh = _read_back(outcome, expected, portal_id=expected.portal_id)
+        if changed:
+            return _put_back(client, outcome, theirs=theirs, fresh=fresh, sent=sent)
+        return Saved(kind="saved", state=fresh or theirs, before=theirs.rows)
+    if changed and any(key.startswith(("is", "hold")) for key in outcome.errors):
+        return _conflict(outcome, theirs)  # a row moved: stopped before the write
+    if any(key.startswith(("is", "hold")) for key in outcome.errors):
+        # A row check stopped the batch, yet the rows read before are the loaded ones: written
+        # again without the checks (the comparison of `before` still guards it).
+        return _save(client, expected, sent, user_id=user_id, date_modify=date_modify, again=again, checked=False)
+    if "guard" in outcome.errors or "modifier" in outcome.errors:
+        log.warning("save of deal %s: the guard could not run: %s", deal_id, list(outcome.errors))
+        return Saved(kind="failed")
+    if not guard_passed(outcome):
+        if changed:
+            return _conflict(outcome, theirs)
+        if again and date_modify != theirs.deal.date_modify:
+            # Another field changed (DATE_MODIFY moved), the rows are still the ones loaded: the rows
+            # written now lose nothing; guarded again, by the DATE_MODIFY just read.
+            return _save(client, theirs, sent, user_id=user_id, date_modify=theirs.deal.date_modify, again=False)
+        return _conflict(outcome, theirs)
+    error = outcome.errors.get("set") or B24Error()
+    return _refused(error, theirs, portal_id=expected.portal_id, user_id=user_id)
+
+
+def _conflict(outcome: BatchResult, theirs: TabState) -> Saved:
+    modifier = "" if "modifier" in outcome.errors else user_name_of(outcome.results.get("modifier"))
+    return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
+
+
+def _put_back(
+    client: B24Client, outcome: BatchResult, *, theirs: TabState, fresh: TabState | None, sent: list[dict[str, Any]]
+) -> Saved:
+    """The guard let the write through, but the rows had changed (a reorder or rename keeps DATE_MODIFY):
+    write their rows back, then show the conflict with the rep's own version in hand (one request).
+
+    Only while the portal still holds exactly what we wrote, guarded by the DATE_MODIFY read back:
+    if anyone wrote after us, theirs already stands and is shown.
+    """
+    deal_id = theirs.deal.id
+    if fresh is None or not rows_match(sent, list(fresh.rows)):
+        return _conflict(outcome, fresh or theirs)
+    try:
+        commands = save_commands(
+            deal_id=deal_id, date_modify=fresh.deal.date_modify, rows=rows_as_read(outcome.results.get("before"))
+        )
+        restored = client.batch(commands, halt=True)
+    except (GuardUnavailable, B24Error) as exc:
+        log.error("deal %s: another user's rows were overwritten and could not be written back: %s", deal_id, exc)
+        return Saved(kind="unknown")
+    back = _read_back(restored, theirs, portal_id=theirs.portal_id)
+    if "set" not in restored.results:
+        log.error(
+            "deal %s: another user's rows were overwritten and not written back: %s", deal_id, list(restored.errors)
+        )
+        return Saved(kind="unknown")
+    return _conflict(outcome, back or theirs)
+
+
+def _read_back(
+    outcome: BatchResult, expected: TabState, *, portal_id: int, keys: tuple[str, str] = ("deal", "rows")
+) -> TabState | None:
+    deal_key, rows_key = keys
+    if rows_key in outcome.errors or deal_key in outcome.errors or rows_key not in outcome.results:
+        return None
+    deal = outcome.results.get(deal_key)
+    snapshot = snapshot_refresh(expected.deal, deal if isinstance(deal, dict) else {}, portal_id=portal_id)
+    return expected.with_rows(rows_of(outcome.results.get(rows_key)), snapshot)
 
 
 def _confirm(client: B24Client, *, expected: TabState, theirs: TabState, sent: list[Any]) -> Saved:
@@ -291,13 +379,10 @@ def _confirm(client: B24Client, *, expected: TabState, theirs: TabState, sent: l
     return Saved(kind="unknown")
 
 
-def _refused(error: B24Error, outcome: BatchResult, current: TabState, *, portal: Portal, user_id: int) -> Saved:
+def _refused(error: B24Error, current: TabState, *, portal_id: int, user_id: int) -> Saved:
     deal_id = current.deal.id
-    if not guard_passed(outcome):
-        # The deal changed between the check and the write: the same as any other conflict.
-        return Saved(kind="conflict", state=current, changed_at=current.deal.date_modify)
     if isinstance(error, AccessDenied):
-        readonly_remember(portal_id=portal.pk, user_id=user_id, deal_id=deal_id)
+        readonly_remember(portal_id=portal_id, user_id=user_id, deal_id=deal_id)
         return Saved(kind="refused", state=current)
     if isinstance(error, NotFound):
         return Saved(kind="gone")

@@ -63,19 +63,25 @@ def test_sixty_new_contacts_are_created_and_linked_to_this_deal_and_deal_one_is_
     assert len(writes) == 1 and writes[0] is calls[-1]  # the set comes last, after every contact exists
 
 
+@pytest.mark.parametrize("linking", [0, 30, 40])
 @pytest.mark.parametrize("new", [0, 1, 45, 46, 93, 94, 100])
-def test_every_write_request_holds_its_own_guard_and_at_most_fifty_commands(new: int) -> None:
-    from widgets.contacts.batch import creation_requests, write_commands
+def test_every_write_request_holds_its_own_guard_and_at_most_fifty_commands(new: int, linking: int) -> None:
+    from widgets.contacts.batch import creation_requests, save_commands
     from widgets.contacts.state import ContactCard, ContactItem
 
     items = [ContactItem(ContactCard.unseen(7), True, 10)]
+    items += [ContactItem(ContactCard.unseen(100 + n), False, 0) for n in range(linking)]
     items += [ContactItem(ContactCard(0, f"N{n}", first_name=f"N{n}"), False, 0) for n in range(new)]
     when = "2026-12-07T10:00:00+03:00"
-    early = creation_requests(deal_id=5, date_modify=when, items=items)
+    ids = [100 + n for n in range(linking)]
+    early = creation_requests(deal_id=5, date_modify=when, items=items, linking=len(ids))
     created = {j: 1000 + j for j in range(sum(len([k for k in r if k.startswith("new")]) for r in early))}
-    requests = [*early, write_commands(deal_id=5, date_modify=when, items=items, created=created)]
+    requests = [*early, save_commands(deal_id=5, date_modify=when, items=items, linking=ids, created=created)]
     for commands in requests:
-        assert len(commands) <= 50 and next(iter(commands)) == "guard"
+        # Only reads come before the guard; every write after it.
+        keys = list(commands)
+        assert len(commands) <= 50 and "guard" in keys
+        assert all(k in ("was", "before") or k.startswith("see") for k in keys[: keys.index("guard")])
         # Every reference names a command of the same request, and an earlier one.
         for position, (key, (_method, params)) in enumerate(commands.items()):
             for ref in re.findall(r"\$result\[(\w+)\]", repr(params)):
@@ -83,4 +89,7 @@ def test_every_write_request_holds_its_own_guard_and_at_most_fifty_commands(new:
     adds = [k for r in requests for k in r if k.startswith("new")]
     assert sorted(adds) == sorted(f"new{j}" for j in range(new))
     linked = requests[-1]["set"][1]["items"]
-    assert [i["CONTACT_ID"] for i in linked[1 : len(created) + 1]] == [1000 + j for j in range(len(created))]
+    first_new = 1 + linking
+    assert [i["CONTACT_ID"] for i in linked[first_new : first_new + len(created)]] == [
+        1000 + j for j in range(len(created))
+    ]
