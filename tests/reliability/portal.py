@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -16,10 +17,12 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bench.portal import opening_of
 from tests.conftest import SandboxPortal
 from tests.widgets.tab_support import DealTab, form_fields
 
 TIMEOUT = 60
+MAX_FILLS = 40  # a busy portal: the skeleton asks again every few seconds, as the page does
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,29 @@ class PortalBrowser:
         return frames[0]
 
 
+def filled(response: requests.Response, app_url: str) -> requests.Response:
+    """The deal tab's first paint is a skeleton whose htmx load fills it; a fill that finds Bitrix24
+    busy answers another skeleton that asks again after a delay. What the page ends up showing, as
+    the browser would get it from the same app instance (`response` itself when not a skeleton)."""
+    for _ in range(MAX_FILLS):
+        opening = opening_of(response.text) if response.status_code == 200 else None
+        if opening is None:
+            return response
+        time.sleep(opening.delay)
+        headers = {"X-Opening-Token": opening.token, "HX-Request": "true"}
+        url = app_url.rstrip("/") + opening.url
+        response = requests.post(url, data=opening.fields, headers=headers, timeout=TIMEOUT)
+    return response
+
+
+def placement_post(frame: Frame, app_url: str) -> requests.Response:
+    """A deal tab's frame form submitted to one app instance, and the fill its skeleton sends."""
+    return filled(requests.post(frame.to(app_url), data=frame.fields, timeout=TIMEOUT), app_url)
+
+
 def open_frame(frame: Frame, app_url: str, deal_id: int) -> DealTab:
     """Submit a deal tab's frame form to one app instance: the tab as its iframe would show it."""
-    response = requests.post(frame.to(app_url), data=frame.fields, timeout=TIMEOUT)
+    response = placement_post(frame, app_url)
     portal = SandboxPortal(url="", app_url=app_url, session=requests.Session())
     tab = DealTab(portal, deal_id, response, response.headers.get("X-Widget-Token", ""))
     if response.status_code == 200 and '<form id="editor"' in response.text:

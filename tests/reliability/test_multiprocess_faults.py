@@ -20,7 +20,7 @@ import requests
 from b24app import phpform
 from tests.csp_support import frame_ancestors
 from tests.reliability.cluster import Cluster, deals_with_rows, start_sandbox, stop, together
-from tests.reliability.portal import PortalBrowser, editor_shown, open_frame
+from tests.reliability.portal import PortalBrowser, editor_shown, filled, open_frame, placement_post
 from tests.widgets.tab_support import DealTab
 
 pytestmark = pytest.mark.multiprocess
@@ -58,7 +58,7 @@ def test_html_error_pages_give_retry_on_both_instances_and_retry_works_once_the_
     frame = PortalBrowser(cluster.sandbox_url, user=1).deal_tab_frame(opened.deal_id)
     cluster.fault(fault="down_html")
 
-    placement = requests.post(frame.to(cluster.b), data=frame.fields, timeout=60)
+    placement = placement_post(frame, cluster.b)
     shown = reload(opened, cluster.b)
     saved = opened.post("save", htmx=False, rows_0_quantity="5")
 
@@ -69,7 +69,7 @@ def test_html_error_pages_give_retry_on_both_instances_and_retry_works_once_the_
     assert saved.status_code == 200 and "Not confirmed." in saved.text and 'value="save"' in saved.text
     cluster.fault(fault="")
     action, fields = retry_form(placement.text)
-    again = requests.post(cluster.b.rstrip("/") + action, data=fields, timeout=60)
+    again = filled(requests.post(cluster.b.rstrip("/") + action, data=fields, timeout=60), cluster.b)
     assert editor_shown(again), again.text[:2000]
     assert "Bitrix24 did not answer" not in reload(opened, cluster.a).text
     assert cluster.server_errors(logs) == []
@@ -87,7 +87,7 @@ def test_the_portal_process_gone_gives_retry_and_the_tab_works_again_when_it_is_
     port = int(urlsplit(cluster.sandbox_url).port or 0)
     stop(cluster.processes["sandbox"])
     try:
-        answers = [requests.post(frame.to(app), data=frame.fields, timeout=60) for app in cluster.apps]
+        answers = [placement_post(frame, app) for app in cluster.apps]
         shown = [reload(opened, app) for app in cluster.apps]
     finally:
         start_sandbox(cluster, port)
