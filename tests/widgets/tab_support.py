@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from bench.portal import Opening as Opening  # re-exported: the tests read the skeleton as bench does
+from bench.portal import opening_of as opening_of
 from devtools import portal
 from tests.conftest import SandboxPortal
 
@@ -286,38 +288,6 @@ class DealTab:
     def get(self, name: str, params: dict[str, str] | None = None, *, htmx: bool = True) -> requests.Response:
         response = self.session.get(self.url(name), params=params, headers=self.headers(htmx=htmx), timeout=30)
         return self._took(response)
-
-
-@dataclass(frozen=True)
-class Opening:
-    """The first paint's fill request, as its form (form#opening) would send it."""
-
-    url: str
-    token: str
-    fields: list[tuple[str, str]]
-
-
-class _OpeningReader(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.attrs: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: (v if v is not None else "") for k, v in attrs}
-        if tag == "form" and a.get("id") == "opening":
-            self.attrs = a
-
-
-def opening_of(page: str) -> Opening | None:
-    """The skeleton page's fill request (None on a page without one)."""
-    import json
-
-    reader = _OpeningReader()
-    reader.feed(page)
-    if not reader.attrs.get("hx-post"):
-        return None
-    headers = json.loads(reader.attrs.get("hx-headers") or "{}")
-    return Opening(reader.attrs["hx-post"], headers.get("X-Opening-Token", ""), form_fields(page, "opening"))
 
 
 def tab_fill(sandbox: SandboxPortal, opening: Opening, *, token: str | None = None) -> requests.Response:
