@@ -9,25 +9,42 @@
 - A portal that moved to a new address answers with a redirect: the POST is repeated there
   (never turned into a GET) and the new endpoint is stored, if the new host is a trusted one.
 
+Reading the answers (results, batch parts, list pages) and telling which failures are safe to
+repeat is b24app.answers'; its types are importable from here.
+
 Docs: https://apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html
 """
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
 from django.conf import settings
 
-from b24app import limiter, phpform, trust
+from b24app import limiter, trust
+from b24app.answers import (
+    NOT_SENT,
+    BatchResult,
+    CallResult,
+    Command,
+    batch_result,
+    command_string,
+    connection_refused,
+    last_id,
+    list_items,
+    operating_seen,
+    orderable_by_id,
+    outcome_unknown,
+    parse_answer,
+    reads_only,
+)
 from b24app.batchrefs import BatchSplitError, refuse_cross_references
 from b24app.errors import (
     B24Error,
@@ -37,18 +54,12 @@ from b24app.errors import (
     PortalUnavailable,
     RateLimited,
     TokenExpired,
-    error_from,
 )
-
-log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 50  # commands per batch (protocol §4.4)
 PAGE_SIZE = 50
 TIMEOUT = (5.0, 30.0)  # connect, read (seconds); settings.B24_HTTP_TIMEOUT, when set, replaces the read part
 USER_AGENT = "DealDesk/1.0 (+https://github.com/)"
-# PortalUnavailable codes of requests that never reached the portal: safe to repeat, nothing applied.
-NOT_SENT = frozenset({"CONNECTION_REFUSED", "CONNECT_TIMEOUT"})
-_READ_SUFFIXES = (".get", ".list", ".fields", ".current", ".info", ".admin")
 
 _local = threading.local()
 
@@ -89,36 +100,6 @@ class TokenSource(Protocol):
     def moved(self, new_endpoint: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class CallResult:
-    result: Any
-    total: int | None = None
-    next: int | None = None
-    time: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    results: dict[str, Any]
-    errors: dict[str, B24Error]
-    totals: dict[str, int]
-    nexts: dict[str, int]
-
-    def get(self, key: str) -> Any:
-        """A command's result, or its own error raised."""
-        if key in self.errors:
-            raise self.errors[key]
-        return self.results.get(key)
-
-
-Command = tuple[str, Mapping[str, Any]]
-
-
-def command_string(method: str, params: Mapping[str, Any]) -> str:
-    query = phpform.encode(dict(params))
-    return f"{method}?{query}" if query else method
-
-
 class B24Client:
     def __init__(
         self,
@@ -150,7 +131,7 @@ class B24Client:
                 grant = self.tokens.refresh(grant)
                 refreshed = True
             except (RateLimited, PortalUnavailable) as exc:
-                if _outcome_unknown(exc) and not self._reads_only(method, params):
+                if outcome_unknown(exc) and not reads_only(method, params):
                     # A write reached the portal and no answer came: it may have been applied.
                     raise OutcomeUnknown(exc.code, exc.description, exc.status) from exc
                 attempt += 1
@@ -168,14 +149,7 @@ class B24Client:
         # never reached it (nothing was sent) are safe to repeat.
         if exc.code in NOT_SENT:
             return True
-        return self._reads_only(method, params)
-
-    @staticmethod
-    def _reads_only(method: str, params: Mapping[str, Any] | None) -> bool:
-        """A batch is a read when every command in it is (opening the deal tab is one such batch)."""
-        if method.lower() == "batch":
-            return _reads_only((params or {}).get("cmd"))
-        return method.lower().endswith(_READ_SUFFIXES)
+        return reads_only(method, params)
 
     @staticmethod
     def _backoff(attempt: int, exc: B24Error) -> float:
@@ -191,7 +165,7 @@ class B24Client:
         self.requests_made += 1
         response = self._post(url, body)
         try:
-            outcome = self._parse(response, method)
+            outcome = parse_answer(response, method)
         except RateLimited as exc:
             # The portal's bucket is fuller than the limiter thought (a caller it cannot see):
             # the burst shrinks for a while; call() retries this request, paced again.
@@ -212,7 +186,7 @@ class B24Client:
         except requests.ConnectTimeout as exc:  # before ConnectionError: it is both
             raise PortalUnavailable("CONNECT_TIMEOUT", "The portal could not be reached") from exc
         except requests.ConnectionError as exc:
-            code = "CONNECTION_REFUSED" if _refused(exc) else "CONNECTION_ERROR"
+            code = "CONNECTION_REFUSED" if connection_refused(exc) else "CONNECTION_ERROR"
             raise PortalUnavailable(code, "The portal could not be reached") from exc
         except requests.Timeout as exc:
             raise PortalUnavailable("TIMEOUT", "The portal did not answer in time") from exc
@@ -232,26 +206,6 @@ class B24Client:
             return http_session().post(target, json=body, timeout=request_timeout(), allow_redirects=False)
         except requests.RequestException as exc:
             raise PortalUnavailable("CONNECTION_ERROR", "The portal could not be reached") from exc
-
-    @staticmethod
-    def _parse(response: requests.Response, method: str) -> CallResult:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            # An HTML error page or garbage: the portal (or a proxy before it) is unwell.
-            raise PortalUnavailable("UNEXPECTED_ANSWER", f"HTTP {response.status_code} from {method}")
-        if "error" in body:
-            raise error_from(body, response.status_code)
-        if response.status_code >= 500:
-            raise PortalUnavailable("UNEXPECTED_ANSWER", f"HTTP {response.status_code} from {method}")
-        if "result" not in body:
-            raise PortalUnavailable("UNEXPECTED_ANSWER", f"No result from {method}")
-        operating = body.get("time", {}).get("operating")
-        if isinstance(operating, int | float):
-            _note_operating(method, float(operating), body.get("time", {}).get("operating_reset_at"))
-        return CallResult(body["result"], body.get("total"), body.get("next"), body.get("time") or {})
 
     # --- batches -------------------------------------------------------------------------------------
 
@@ -280,7 +234,7 @@ class B24Client:
     def _batch_once(self, commands: Mapping[str, Command], *, halt: bool) -> BatchResult:
         cmd = {key: command_string(method, params) for key, (method, params) in commands.items()}
         outcome = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}).result
-        return _batch_result(outcome)
+        return batch_result(outcome)
 
     # --- lists -----------------------------------------------------------------------------------------
 
@@ -293,13 +247,13 @@ class B24Client:
         pages, fetched 50 pages per batch.
         """
         base = dict(params or {})
-        if keyset and _orderable_by_id(base):
+        if keyset and orderable_by_id(base):
             return self._list_keyset(method, base)
         return self._list_offset(method, base)
 
     def _list_offset(self, method: str, base: dict[str, Any]) -> list[Any]:
         first = self.call(method, {**base, "start": 0})
-        items = list(_items(first.result))
+        items = list(list_items(first.result))
         if first.next is None or not first.total:
             return items
         starts = list(range(int(first.next), int(first.total), PAGE_SIZE))
@@ -311,40 +265,34 @@ class B24Client:
                 # The list shrank meanwhile: a page past the end is page 1 again on Bitrix24, not an
                 # empty page (bitrix24-lists.md "Paging"), so it must not be read as more items.
                 break
-            items.extend(_items(pages.get(f"p{s}")))
+            items.extend(list_items(pages.get(f"p{s}")))
         return items
 
     def _list_keyset(self, method: str, base: dict[str, Any]) -> list[Any]:
         base = {**base, "order": {"ID": "ASC"}}
         user_filter = dict(base.pop("filter", {}) or {})
         first = self.call(method, {**base, "filter": user_filter, "start": 0})
-        items = list(_items(first.result))
+        items = list(list_items(first.result))
         remaining_pages = -(-max(0, int(first.total or 0) - len(items)) // PAGE_SIZE)
-        last_id = _last_id(items)
-        while last_id is not None and (remaining_pages > 0 or len(items) % PAGE_SIZE == 0):
+        after_id = last_id(items)
+        while after_id is not None and (remaining_pages > 0 or len(items) % PAGE_SIZE == 0):
             count = max(1, min(BATCH_LIMIT, remaining_pages))
             commands: dict[str, str] = {}
             for i in range(count):
-                after = str(last_id) if i == 0 else f"$result[k{i - 1}][{PAGE_SIZE - 1}][ID]"
+                after = str(after_id) if i == 0 else f"$result[k{i - 1}][{PAGE_SIZE - 1}][ID]"
                 page_params = {**base, "filter": {**user_filter, ">ID": after}, "start": -1}
                 commands[f"k{i}"] = command_string(method, page_params)
-            outcome = _batch_result(self.call("batch", {"halt": 1, "cmd": commands}).result)
+            outcome = batch_result(self.call("batch", {"halt": 1, "cmd": commands}).result)
             got_short_page = False
             for i in range(count):
-                page = list(_items(outcome.get(f"k{i}")))
+                page = list(list_items(outcome.get(f"k{i}")))
                 items.extend(page)
                 if len(page) < PAGE_SIZE:
                     got_short_page = True
                     break
             remaining_pages -= count
-            last_id = _last_id(items) if not got_short_page else None
+            after_id = last_id(items) if not got_short_page else None
         return items
-
-
-def _reads_only(cmd: Any) -> bool:
-    commands = cmd.values() if isinstance(cmd, dict) else cmd if isinstance(cmd, list) else []
-    names = [str(c).split("?", 1)[0].strip().lower() for c in commands]
-    return bool(names) and all(name.endswith(_READ_SUFFIXES) for name in names)
 
 
 def queued_seconds(limiter_key: str) -> float:
@@ -356,83 +304,6 @@ def _limits() -> limiter.Limits:
     rate = settings.B24_RATE_LIMIT
     bucket = settings.B24_RATE_BUCKET or limiter.documented_bucket(rate)
     return limiter.Limits(rate=rate, burst=settings.B24_RATE_BURST, bucket=bucket)
-
-
-def _batch_result(outcome: Any) -> BatchResult:
-    def as_dict(value: Any) -> dict[str, Any]:
-        if isinstance(value, dict):
-            return {str(k): v for k, v in value.items()}
-        if isinstance(value, list):
-            return {str(i): v for i, v in enumerate(value)}
-        return {}
-
-    outcome = outcome if isinstance(outcome, dict) else {}
-    errors = {k: error_from(v if isinstance(v, dict) else {}) for k, v in as_dict(outcome.get("result_error")).items()}
-    return BatchResult(
-        results=as_dict(outcome.get("result")),
-        errors=errors,
-        totals={k: int(v) for k, v in as_dict(outcome.get("result_total")).items()},
-        nexts={k: int(v) for k, v in as_dict(outcome.get("result_next")).items()},
-    )
-
-
-def _items(result: Any) -> Iterable[Any]:
-    if isinstance(result, list):
-        return result
-    if isinstance(result, dict):
-        # crm.item.* and crm.category.list wrap their lists: {"items": [...]}, {"categories": [...]}.
-        for value in result.values():
-            if isinstance(value, list):
-                return value
-    return []
-
-
-def _last_id(items: list[Any]) -> int | None:
-    if not items:
-        return None
-    try:
-        return int(items[-1]["ID"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _orderable_by_id(params: Mapping[str, Any]) -> bool:
-    order = params.get("order") or params.get("ORDER")
-    select = params.get("select") or params.get("SELECT")
-    if order and list(dict(order)) not in (["ID"],):
-        return False
-    return not select or "ID" in select or "*" in select
-
-
-def _outcome_unknown(exc: B24Error) -> bool:
-    """The request reached the portal (or may have) and no answer says what it did."""
-    return isinstance(exc, PortalUnavailable) and exc.code not in NOT_SENT
-
-
-def _refused(exc: requests.ConnectionError) -> bool:
-    """Nothing was sent: the connection itself failed (refused, no route, unknown host, TLS)."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # also NameResolutionError
-        return True
-    text = repr(exc)
-    return "refused" in text.lower() or "Errno 111" in text
-
-
-_operating: dict[str, tuple[float, float | None]] = {}
-
-
-def _note_operating(method: str, seconds: float, reset_at: Any) -> None:
-    """Remember the portal's per-method operating time (time.operating), for pacing and metrics."""
-    reset = float(reset_at) if isinstance(reset_at, int | float) else None
-    _operating[method] = (seconds, reset)
-    if seconds > 0.8 * settings.B24_OPERATING_LIMIT:
-        log.warning("method %s used %.0f s of its operating time budget", method, seconds)
-
-
-def operating_seen(method: str) -> tuple[float, float | None] | None:
-    return _operating.get(method)
 
 
 def oauth_app_info(access_token: str, oauth_rest_url: str) -> dict[str, Any]:
@@ -448,22 +319,28 @@ def oauth_app_info(access_token: str, oauth_rest_url: str) -> dict[str, Any]:
         )
     except requests.RequestException as exc:
         raise PortalUnavailable("OAUTH_UNAVAILABLE", "The OAuth server could not be reached") from exc
-    result = B24Client._parse(response, "app.info").result
+    result = parse_answer(response, "app.info").result
     if not isinstance(result, dict):
         raise PortalUnavailable("UNEXPECTED_ANSWER", "app.info answered without an object")
     return result
 
 
+# What the app imports from here; the answer types are b24app.answers', re-exported so the app
+# keeps one module to talk to Bitrix24 through.
 __all__ = [
+    "BATCH_LIMIT",
     "B24Client",
     "BatchResult",
     "BatchSplitError",
     "CallResult",
+    "Command",
     "Grant",
     "OperationTimeLimit",
     "TokenSource",
     "command_string",
     "http_session",
     "oauth_app_info",
+    "operating_seen",
+    "queued_seconds",
     "request_timeout",
 ]
