@@ -26,48 +26,42 @@ MAX_ELEMENTS = 200
 MAX_TEXT = 255
 MAX_OPTIONS_CHARS = 2000
 
+
+def section(name: str, title: str, *elements: str | tuple[str, str], flags: str | None = "0") -> dict[str, Any]:
+    """A layout section in crm.deal.details.configuration's shape. An element is its name, with
+    `flags` as its optionFlags (None: no optionFlags key), or a (name, optionFlags) pair."""
+    return {
+        "name": name,
+        "title": title,
+        "type": "section",
+        "elements": [_element(element, flags) for element in elements],
+    }
+
+
+def _element(element: str | tuple[str, str], flags: str | None) -> dict[str, Any]:
+    if isinstance(element, tuple):
+        return {"name": element[0], "optionFlags": element[1]}
+    return {"name": element} if flags is None else {"name": element, "optionFlags": flags}
+
+
 # The default layout of a new portal's deal card, as the newer docs' sample shows it (A.3).
 _DEFAULT_LAYOUT: list[dict[str, Any]] = [
-    {
-        "name": "main",
-        "title": "About the deal",
-        "type": "section",
-        "elements": [
-            {"name": "TITLE", "optionFlags": "0"},
-            {"name": "OPPORTUNITY_WITH_CURRENCY", "optionFlags": "0"},
-            {"name": "STAGE_ID", "optionFlags": "0"},
-            {"name": "CLOSEDATE", "optionFlags": "0"},
-            {"name": "CLIENT", "optionFlags": "0"},
-        ],
-    },
-    {
-        "name": "additional",
-        "title": "Additional",
-        "type": "section",
-        "elements": [
-            {"name": "TYPE_ID", "optionFlags": "0"},
-            {"name": "SOURCE_ID", "optionFlags": "1"},
-            {"name": "SOURCE_DESCRIPTION", "optionFlags": "0"},
-            {"name": "BEGINDATE", "optionFlags": "0"},
-            {"name": "OPENED", "optionFlags": "0"},
-            {"name": "ASSIGNED_BY_ID", "optionFlags": "0"},
-            {"name": "OBSERVER", "optionFlags": "0"},
-            {"name": "COMMENTS", "optionFlags": "0"},
-            {"name": "UTM", "optionFlags": "0"},
-        ],
-    },
-    {
-        "name": "products",
-        "title": "Products",
-        "type": "section",
-        "elements": [{"name": "PRODUCT_ROW_SUMMARY", "optionFlags": "0"}],
-    },
-    {
-        "name": "recurring",
-        "title": "Recurring deal",
-        "type": "section",
-        "elements": [{"name": "RECURRING", "optionFlags": "0"}],
-    },
+    section("main", "About the deal", "TITLE", "OPPORTUNITY_WITH_CURRENCY", "STAGE_ID", "CLOSEDATE", "CLIENT"),
+    section(
+        "additional",
+        "Additional",
+        "TYPE_ID",
+        ("SOURCE_ID", "1"),
+        "SOURCE_DESCRIPTION",
+        "BEGINDATE",
+        "OPENED",
+        "ASSIGNED_BY_ID",
+        "OBSERVER",
+        "COMMENTS",
+        "UTM",
+    ),
+    section("products", "Products", "PRODUCT_ROW_SUMMARY"),
+    section("recurring", "Recurring deal", "RECURRING"),
 ]
 
 

@@ -62,15 +62,7 @@ WITH_ROWS = frozenset({"L", "D", "Q", "SI"})
 
 def fields_description() -> dict[str, dict[str, Any]]:
     return {
-        name: {
-            "type": type_,
-            "isRequired": required,
-            "isReadOnly": read_only,
-            "isImmutable": immutable,
-            "isMultiple": False,
-            "isDynamic": False,
-            "title": title,
-        }
+        name: wire.field_descriptor(type_, title, required=required, read_only=read_only, immutable=immutable)
         for name, type_, title, required, read_only, immutable in _FIELDS
     }
 

@@ -17,6 +17,21 @@ from django.utils.dateparse import parse_date
 TWO_PLACES = Decimal("0.01")
 
 
+def field_descriptor(
+    type_: str, title: str, *, required: bool = False, read_only: bool = False, immutable: bool = False
+) -> dict[str, Any]:
+    """A plain (not multiple, not user) field as a `*.fields` method describes it, in the samples' key order."""
+    return {
+        "type": type_,
+        "isRequired": required,
+        "isReadOnly": read_only,
+        "isImmutable": immutable,
+        "isMultiple": False,
+        "isDynamic": False,
+        "title": title,
+    }
+
+
 def id_str(value: int | None) -> str | None:
     return None if value is None else str(value)
 

@@ -37,6 +37,23 @@ def event_type(call: Call) -> str:
     return kind or "online"
 
 
+def _event_and_handler(call: Call, doing: str) -> tuple[str, bool, str]:
+    """EVENT (upper-case), whether it is offline, and HANDLER ("" for an offline event, which only
+    an administrator may bind or unbind), as event.bind and event.unbind read them."""
+    name = text_param(call, "EVENT").upper()
+    if not name:
+        raise argument_null("EVENT")
+    offline = event_type(call) == "offline"
+    handler = text_param(call, "HANDLER")
+    if offline:
+        if not call.user.is_admin:
+            raise access_denied(f"Offline events {doing} requires administrator access rights")
+        handler = ""
+    elif not handler:
+        raise argument_null("HANDLER")
+    return name, offline, handler
+
+
 @rest_method("event.bind", scope="basic", app_only=True)
 def event_bind(call: Call) -> bool:
     app, user = require_app(call), call.user
@@ -45,17 +62,9 @@ def event_bind(call: Call) -> bool:
         raise access_denied("Event binding with AUTH_TYPE requires administrator access rights")
     if not auth_type and not user.is_admin:
         auth_type = user.pk  # a non-admin's handlers always run with their own token
-    name = text_param(call, "EVENT").upper()
-    if not name:
-        raise argument_null("EVENT")
-    offline = event_type(call) == "offline"
-    handler = text_param(call, "HANDLER")
+    name, offline, handler = _event_and_handler(call, "binding")
     if offline:
-        if not user.is_admin:
-            raise access_denied("Offline events binding requires administrator access rights")
-        handler, auth_type = "", 0
-    elif not handler:
-        raise argument_null("HANDLER")
+        auth_type = 0
     if handler:
         check_handler_url(handler)
     if EVENTS.get(name) not in granted_scopes(call):
@@ -73,17 +82,7 @@ def event_bind(call: Call) -> bool:
 @rest_method("event.unbind", scope="basic", app_only=True)
 def event_unbind(call: Call) -> dict[str, int]:
     app, user = require_app(call), call.user
-    name = text_param(call, "EVENT").upper()
-    if not name:
-        raise argument_null("EVENT")
-    offline = event_type(call) == "offline"
-    handler = text_param(call, "HANDLER")
-    if offline:
-        if not user.is_admin:
-            raise access_denied("Offline events unbinding requires administrator access rights")
-        handler = ""
-    elif not handler:
-        raise argument_null("HANDLER")
+    name, offline, handler = _event_and_handler(call, "unbinding")
     rows = EventBinding.objects.filter(app=app, event=name, handler=handler)
     if offline:
         rows = rows.filter(connector_id=text_param(call, "AUTH_CONNECTOR")[:100])

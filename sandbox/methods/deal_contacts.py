@@ -20,6 +20,7 @@ from sandbox.models import Contact, Deal, DealContact
 from sandbox.permissions import can_add, can_edit_deal, can_read_crm
 from sandbox.rest.errors import RestError, legacy
 from sandbox.rest.registry import Call, rest_method
+from sandbox.wire import field_descriptor
 
 MAX_ITEMS = 500  # not a Bitrix24 limit; keeps one call from writing an unbounded set
 SORT_MAX = 2**31 - 1  # SORT is a 32-bit column on the portal
@@ -178,21 +179,10 @@ def require_modify(call: Call, deal_id: int) -> Deal:
 
 @rest_method("crm.deal.contact.fields", scope="crm")
 def deal_contact_fields(call: Call) -> dict[str, Any]:
-    def descriptor(type_: str, title: str, *, required: bool = False) -> dict[str, Any]:
-        return {
-            "type": type_,
-            "isRequired": required,
-            "isReadOnly": False,
-            "isImmutable": False,
-            "isMultiple": False,
-            "isDynamic": False,
-            "title": title,
-        }
-
     return {
-        "SORT": descriptor("integer", "Sorting"),
-        "IS_PRIMARY": descriptor("char", "Primary"),
-        "CONTACT_ID": descriptor("integer", "Contact", required=True),
+        "SORT": field_descriptor("integer", "Sorting"),
+        "IS_PRIMARY": field_descriptor("char", "Primary"),
+        "CONTACT_ID": field_descriptor("integer", "Contact", required=True),
     }
 
 

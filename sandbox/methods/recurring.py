@@ -22,7 +22,7 @@ from sandbox.permissions import can_add, can_edit_deal, can_read_crm
 from sandbox.recurring_schedule import MAX_INTERVAL, add_period, next_execution, period_param
 from sandbox.rest.errors import access_denied, legacy, not_found
 from sandbox.rest.registry import Call, ListResult, rest_method
-from sandbox.wire import date_str, id_str, parse_int
+from sandbox.wire import date_str, field_descriptor, id_str, parse_int
 
 DEFAULT_CLOSE_DAYS = 7  # a new deal closes a week after it begins (deals-api-spec.md R7)
 
@@ -84,15 +84,7 @@ def recurring_json(rec: RecurringDeal) -> dict[str, Any]:
 
 def _descriptor(spec: tuple[str, bool, bool, bool, str]) -> dict[str, Any]:
     kind, required, read_only, immutable, title = spec
-    return {
-        "type": kind,
-        "isRequired": required,
-        "isReadOnly": read_only,
-        "isImmutable": immutable,
-        "isMultiple": False,
-        "isDynamic": False,
-        "title": title,
-    }
+    return field_descriptor(kind, title, required=required, read_only=read_only, immutable=immutable)
 
 
 # --- Input -----------------------------------------------------------------------------------------

@@ -5,76 +5,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.card_layout import section
 from sandbox.seed.data import UF_CONTRACT, UF_DELIVERY
 
 CARD_LAYOUTS: dict[int, list[dict[str, Any]]] = {
     0: [
-        {
-            "name": "main",
-            "title": "About the deal",
-            "type": "section",
-            "elements": [
-                {"name": "TITLE"},
-                {"name": "OPPORTUNITY_WITH_CURRENCY"},
-                {"name": "STAGE_ID"},
-                {"name": "BEGINDATE"},
-                {"name": "CLOSEDATE"},
-                {"name": "CLIENT", "optionFlags": "1"},
-                {"name": UF_CONTRACT},
-            ],
-        },
-        {
-            "name": "additional",
-            "title": "More",
-            "type": "section",
-            "elements": [
-                {"name": "TYPE_ID"},
-                {"name": "SOURCE_ID"},
-                {"name": "SOURCE_DESCRIPTION"},
-                {"name": "OPENED"},
-                {"name": "ASSIGNED_BY_ID"},
-                {"name": "COMMENTS"},
-            ],
-        },
-        {
-            "name": "products",
-            "title": "Products",
-            "type": "section",
-            "elements": [{"name": "PRODUCT_ROW_SUMMARY"}],
-        },
+        section(
+            "main",
+            "About the deal",
+            "TITLE",
+            "OPPORTUNITY_WITH_CURRENCY",
+            "STAGE_ID",
+            "BEGINDATE",
+            "CLOSEDATE",
+            ("CLIENT", "1"),
+            UF_CONTRACT,
+            flags=None,
+        ),
+        section(
+            "additional",
+            "More",
+            "TYPE_ID",
+            "SOURCE_ID",
+            "SOURCE_DESCRIPTION",
+            "OPENED",
+            "ASSIGNED_BY_ID",
+            "COMMENTS",
+            flags=None,
+        ),
+        section("products", "Products", "PRODUCT_ROW_SUMMARY", flags=None),
     ],
     1: [
-        {
-            "name": "main",
-            "title": "About the deal",
-            "type": "section",
-            "elements": [
-                {"name": "TITLE"},
-                {"name": "STAGE_ID"},
-                {"name": "OPPORTUNITY_WITH_CURRENCY"},
-                {"name": "PROBABILITY"},
-                {"name": "CLOSEDATE"},
-                {"name": "CLIENT", "optionFlags": "1"},
-                {"name": UF_DELIVERY, "optionFlags": "1"},
-            ],
-        },
-        {
-            "name": "additional",
-            "title": "More",
-            "type": "section",
-            "elements": [
-                {"name": "TYPE_ID"},
-                {"name": "SOURCE_ID"},
-                {"name": "ASSIGNED_BY_ID"},
-                {"name": UF_CONTRACT},
-                {"name": "COMMENTS"},
-            ],
-        },
-        {
-            "name": "products",
-            "title": "Products",
-            "type": "section",
-            "elements": [{"name": "PRODUCT_ROW_SUMMARY"}],
-        },
+        section(
+            "main",
+            "About the deal",
+            "TITLE",
+            "STAGE_ID",
+            "OPPORTUNITY_WITH_CURRENCY",
+            "PROBABILITY",
+            "CLOSEDATE",
+            ("CLIENT", "1"),
+            (UF_DELIVERY, "1"),
+            flags=None,
+        ),
+        section("additional", "More", "TYPE_ID", "SOURCE_ID", "ASSIGNED_BY_ID", UF_CONTRACT, "COMMENTS", flags=None),
+        section("products", "Products", "PRODUCT_ROW_SUMMARY", flags=None),
     ],
 }

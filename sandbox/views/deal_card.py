@@ -10,6 +10,7 @@ events the REST methods do (deals-api-spec.md §10), caused by the signed-in use
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -189,24 +190,36 @@ def deal_history(card: CardData) -> list[tuple[datetime, str]]:
     return sorted(entries, key=lambda entry: entry[0], reverse=True)
 
 
-@require_GET
-def deal_card(request: HttpRequest, deal_id: int) -> HttpResponse:
+def _deal_for(
+    request: HttpRequest, deal_id: int, *, may: tuple[Callable[[User, Deal], bool], str] | None = None
+) -> tuple[Deal, User] | HttpResponse:
+    """The deal and the signed-in user, or the page that says the deal is gone or not theirs to
+    `may[1]` (edit, delete) when the permission check `may[0]` refuses."""
     deal = Deal.objects.filter(pk=deal_id).first()
     if deal is None:
         return not_found(request, f"Deal #{deal_id} does not exist or has been deleted.")
     user = current_user(request)
+    if may is not None and not may[0](user, deal):
+        messages.error(request, f"{user.full_name} ({user.get_role_display()}) may not {may[1]} this deal.")
+        return redirect("sandbox:deal_card", deal_id=deal.pk)
+    return deal, user
+
+
+@require_GET
+def deal_card(request: HttpRequest, deal_id: int) -> HttpResponse:
+    found = _deal_for(request, deal_id)
+    if isinstance(found, HttpResponse):
+        return found
+    deal, user = found
     return render_portal(request, "sandbox/deal_card.html", _card_context(request, deal, user), nav="deals")
 
 
 @require_http_methods(["GET", "POST"])
 def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = Deal.objects.filter(pk=deal_id).first()
-    if deal is None:
-        return not_found(request, f"Deal #{deal_id} does not exist or has been deleted.")
-    user = current_user(request)
-    if not can_edit_deal(user, deal):
-        messages.error(request, f"{user.full_name} ({user.get_role_display()}) may not edit this deal.")
-        return redirect("sandbox:deal_card", deal_id=deal.pk)
+    found = _deal_for(request, deal_id, may=(can_edit_deal, "edit"))
+    if isinstance(found, HttpResponse):
+        return found
+    deal, user = found
     editable = amount_is_editable(deal)
     form = DealEditForm(request.POST or None, initial=edit_initial(deal), deal=deal, amount_editable=editable)
     if request.method == "POST" and form.is_valid():
@@ -219,13 +232,10 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def deal_delete(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = Deal.objects.filter(pk=deal_id).first()
-    if deal is None:
-        return not_found(request, f"Deal #{deal_id} does not exist or has been deleted.")
-    user = current_user(request)
-    if not can_delete_deal(user, deal):
-        messages.error(request, f"{user.full_name} ({user.get_role_display()}) may not delete this deal.")
-        return redirect("sandbox:deal_card", deal_id=deal.pk)
+    found = _deal_for(request, deal_id, may=(can_delete_deal, "delete"))
+    if isinstance(found, HttpResponse):
+        return found
+    deal, user = found
     if request.method == "GET":
         return render_portal(request, "sandbox/deal_delete.html", {"deal": deal}, nav="deals")
     category_id, title = deal.category_id, deal.title

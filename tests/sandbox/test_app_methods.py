@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -430,37 +427,15 @@ def test_events_lists_what_the_apps_scopes_allow(sandbox: SandboxPortal) -> None
 # --- event.test ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A tiny handler on 127.0.0.1 (a dotted host, as the portal demands) that records POSTs."""
-    received: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            received.append(dict(parse_qsl(body)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/events/", received
-    server.shutdown()
-    server.server_close()
-
-
 def test_event_test_fires_onapptest_with_the_query_to_bound_handlers(
-    sandbox: SandboxPortal, settings: Any, receiver: tuple[str, list[dict[str, str]]]
+    sandbox: SandboxPortal, settings: Any, event_receiver: tuple[str, list[str]]
 ) -> None:
     settings.SANDBOX_EVENTS_SYNC = True  # delivered before the call answers, so no waiting
-    url, received = receiver
+    url, received = event_receiver
     sandbox.result("event.bind", {"event": "ONAPPTEST", "handler": url})
     assert sandbox.result("event.test", {"any": "value", "nested": {"a": "1"}}, user=2) == 1
-    (payload,) = received
+    (body,) = received
+    payload = dict(parse_qsl(body))
     assert payload["event"] == "ONAPPTEST"
     assert payload["data[QUERY][any]"] == "value"
     assert payload["data[QUERY][nested][a]"] == "1"

@@ -9,9 +9,6 @@ rules over real HTTP: a request body as the REST server reads it.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -161,37 +158,15 @@ def test_a_json_object_keyed_0_to_n_is_a_php_list(sandbox: SandboxPortal) -> Non
     assert stored_option(sandbox, body, "application/json") == ["a", "b"]
 
 
-@pytest.fixture
-def raw_receiver() -> Iterator[tuple[str, list[str]]]:
-    """A handler on 127.0.0.1 that keeps each POST body exactly as it arrived."""
-    received: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/events/", received
-    server.shutdown()
-    server.server_close()
-
-
 def test_an_event_body_is_written_as_http_build_query_writes_it(
-    sandbox: SandboxPortal, settings: Any, raw_receiver: tuple[str, list[str]]
+    sandbox: SandboxPortal, settings: Any, event_receiver: tuple[str, list[str]]
 ) -> None:
     """event.test echoes its parameters in data[QUERY]; the body is http_build_query's.
 
     Expected: true as 1, null and an empty array left out, '~' encoded, brackets as %5B %5D.
     """
     settings.SANDBOX_EVENTS_SYNC = True
-    url, received = raw_receiver
+    url, received = event_receiver
     sandbox.result("event.bind", {"event": "ONAPPTEST", "handler": url})
     sandbox.result("event.test", {"flag": True, "none": None, "empty": [], "text": "a b~"})
     (body,) = received
