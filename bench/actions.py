@@ -158,18 +158,21 @@ def tab_open(app: App, *, deal_id: int, cold: bool) -> tuple[Tab, Timed]:
     return Tab(deal_id, timed.page), timed
 
 
+def _press_save(app: App, tab: Tab, endpoint: str, edited: list[tuple[str, str]], *, form: str) -> Timed:
+    """Post the edited form with Save; the answer's form (id `form`) is what the next save edits."""
+    timed = app.post(url(endpoint, deal_id=tab.deal_id), [*edited, ("action", "save")], token=tab.page.token, htmx=True)
+    tab.saves += 1
+    if timed.page.status == 200 and f'<form id="{form}"' in timed.page.html:
+        tab.page = timed.page
+    return timed
+
+
 def rows_save(app: App, tab: Tab) -> Timed:
     """Change the first row's price (alternating, so every save writes) and press Save."""
     fields = form_fields(tab.page.html)
     price = "101.50" if tab.saves % 2 == 0 else "99.25"
     edited = [(name, price if name == "rows-0-price" else value) for name, value in fields]
-    timed = app.post(
-        url("tab_rows", deal_id=tab.deal_id), [*edited, ("action", "save")], token=tab.page.token, htmx=True
-    )
-    tab.saves += 1
-    if timed.page.status == 200 and '<form id="editor"' in timed.page.html:
-        tab.page = timed.page
-    return timed
+    return _press_save(app, tab, "tab_rows", edited, form="editor")
 
 
 def rows_saved(timed: Timed) -> bool:
@@ -193,13 +196,7 @@ def contacts_save(app: App, tab: Tab) -> Timed:
     count = int(values["contacts-count"])
     primary = str((int(values["contacts-primary"]) + 1) % max(count, 1))
     edited = [(name, primary if name == "contacts-primary" else value) for name, value in fields]
-    timed = app.post(
-        url("tab_contacts", deal_id=tab.deal_id), [*edited, ("action", "save")], token=tab.page.token, htmx=True
-    )
-    tab.saves += 1
-    if timed.page.status == 200 and '<form id="contacts"' in timed.page.html:
-        tab.page = timed.page
-    return timed
+    return _press_save(app, tab, "tab_contacts", edited, form="contacts")
 
 
 # --- the card layout page ------------------------------------------------------------------------------
@@ -332,24 +329,47 @@ def stored_contacts(deal_id: int) -> list[tuple[int, bool]]:
     return [(b.contact_id, b.is_primary == "Y") for b in bound]
 
 
+def _their_rows(deal_id: int) -> list[dict[str, Any]]:
+    """The deal's rows as the sales manager reads them, ready to be changed and set back."""
+    read = colleague_call("crm.deal.productrows.get", {"id": deal_id})
+    return [{k: row[k] for k in ROW_KEYS if row.get(k) is not None} for row in read]
+
+
+def _save_keeping_theirs(
+    save: Callable[[App, Tab], Timed], stored: Callable[[int], object], warning: str, lost: str
+) -> Callable[[App, dict[str, Any]], Outcome]:
+    """Our save after another user's change: it passes when their change is kept and the page warns."""
+
+    def act(app: App, state: dict[str, Any]) -> Outcome:
+        timed = save(app, state["tab"])
+        kept = stored(state["tab"].deal_id) == state["theirs"]
+        shown = warning in timed.page.html
+        return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else lost)
+
+    return act
+
+
+_save_rows_after_reorder = _save_keeping_theirs(
+    rows_save, stored_rows, "Someone else changed these products", "their order was lost"
+)
+_save_rows_after_same_second = _save_keeping_theirs(
+    rows_save, stored_rows, "Someone else changed these products", "their rows were lost"
+)
+_save_contacts_after_change = _save_keeping_theirs(
+    contacts_save, stored_contacts, "Someone else changed this deal", "their contacts were lost"
+)
+
+
 def _reorder_elsewhere(app: App, state: dict[str, Any]) -> None:
     """The rep opens the tab; the sales manager then moves the last row first (same totals: DATE_MODIFY kept)."""
     _prepare_tab(app, state)
     deal_id = state["tab"].deal_id
-    read = colleague_call("crm.deal.productrows.get", {"id": deal_id})
-    rows = [{k: row[k] for k in ROW_KEYS if row.get(k) is not None} for row in read]
+    rows = _their_rows(deal_id)
     rows = [rows[-1], *rows[:-1]]
     for index, row in enumerate(rows):
         row["SORT"] = (index + 1) * 10
     colleague_call("crm.deal.productrows.set", {"id": deal_id, "rows": rows})
     state["theirs"] = stored_rows(deal_id)
-
-
-def _save_rows_after_reorder(app: App, state: dict[str, Any]) -> Outcome:
-    timed = rows_save(app, state["tab"])
-    kept = stored_rows(state["tab"].deal_id) == state["theirs"]
-    shown = "Someone else changed these products" in timed.page.html
-    return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else "their order was lost")
 
 
 def _title_elsewhere(app: App, state: dict[str, Any]) -> None:
@@ -366,8 +386,7 @@ def _same_second_elsewhere(app: App, state: dict[str, Any]) -> None:
     deal_id = deal_with_rows(user=TAB_USER)
     for _ in range(5):
         time.sleep(1.02 - time.time() % 1)  # just after a second begins
-        read = colleague_call("crm.deal.productrows.get", {"id": deal_id})
-        rows = [{k: row[k] for k in ROW_KEYS if row.get(k) is not None} for row in read]
+        rows = _their_rows(deal_id)
         rows[0]["QUANTITY"] = 3 if str(rows[0].get("QUANTITY")) != "3" else 4
         colleague_call("crm.deal.productrows.set", {"id": deal_id, "rows": rows})
         moment = Deal.objects.get(pk=deal_id).date_modify.replace(microsecond=0)
@@ -379,13 +398,6 @@ def _same_second_elsewhere(app: App, state: dict[str, Any]) -> None:
     state["theirs"] = stored_rows(deal_id)
 
 
-def _save_rows_after_same_second(app: App, state: dict[str, Any]) -> Outcome:
-    timed = rows_save(app, state["tab"])
-    kept = stored_rows(state["tab"].deal_id) == state["theirs"]
-    shown = "Someone else changed these products" in timed.page.html
-    return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else "their rows were lost")
-
-
 def _contacts_elsewhere(app: App, state: dict[str, Any]) -> None:
     """The rep opens the tab; the sales manager then drops the deal's last contact (DATE_MODIFY kept)."""
     _prepare_contacts(app, state)
@@ -393,13 +405,6 @@ def _contacts_elsewhere(app: App, state: dict[str, Any]) -> None:
     bound = stored_contacts(deal_id)
     colleague_call("crm.deal.contact.delete", {"id": deal_id, "fields": {"CONTACT_ID": bound[-1][0]}})
     state["theirs"] = stored_contacts(deal_id)
-
-
-def _save_contacts_after_change(app: App, state: dict[str, Any]) -> Outcome:
-    timed = contacts_save(app, state["tab"])
-    kept = stored_contacts(state["tab"].deal_id) == state["theirs"]
-    shown = "Someone else changed this deal" in timed.page.html
-    return Outcome(timed.page.status == 200 and kept and shown, timed, "" if kept else "their contacts were lost")
 
 
 def _save_layout_unanswered(app: App, state: dict[str, Any]) -> Outcome:

@@ -11,28 +11,19 @@ listens on the sandbox's address, so the app's stored client_endpoint reaches it
 from __future__ import annotations
 
 import argparse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench.local_http import LocalHandler, serve
 
-def handler(answer: bytes) -> type[BaseHTTPRequestHandler]:
-    class Replay(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
 
+def handler(answer: bytes) -> type[LocalHandler]:
+    class Replay(LocalHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.read_body()
             body = answer if "/rest/" in self.path else b"{}"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(200, body, "application/json; charset=utf-8")
 
         do_GET = do_POST
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     return Replay
 
@@ -42,9 +33,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--answer", required=True)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(Path(args.answer).read_bytes()))
-    server.daemon_threads = True
-    server.serve_forever()
+    serve(args.port, handler(Path(args.answer).read_bytes()))
 
 
 if __name__ == "__main__":

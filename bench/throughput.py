@@ -185,22 +185,12 @@ def run(ctx: Run) -> dict[str, Any]:
         "phases": phases,
     }
     labels = {"sandbox": "the sandbox portal", "replay": "a stand-in replaying one answer (the app alone)"}
+    # The figures of the app each row shows after its label, in the headers' order.
+    app_columns = ("requests", "failures", "rps", "ms_p50", "ms_p95", "ms_p99", "cpu_ms_per_open")
     markdown = report.table(
         f"Throughput: {USERS} users opening deal tabs for {seconds} s (app: gunicorn 2 workers × 8 threads)",
         ["portal", "tab opens", "failed", "tab opens/s", "p50 ms", "p95 ms", "p99 ms", "app CPU ms/open"],
-        [
-            [
-                labels[key],
-                a["requests"],
-                a["failures"],
-                a["rps"],
-                a["ms_p50"],
-                a["ms_p95"],
-                a["ms_p99"],
-                a["cpu_ms_per_open"],
-            ]
-            for key, a in ((key, phase["app"]) for key, phase in phases.items())
-        ],
+        [[labels[key], *(phase["app"][column] for column in app_columns)] for key, phase in phases.items()],
     )
     sandbox, replay = phases["sandbox"], phases["replay"]
     markdown += "\n" + report.table(

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+from bench.local_http import LocalHandler, serve
 
 FORWARDED = ("Content-Type", "Accept", "User-Agent", "Authorization")
 _local = threading.local()
@@ -32,17 +33,12 @@ def _session() -> requests.Session:
     return session
 
 
-def handler(upstream: str) -> type[BaseHTTPRequestHandler]:
-    class Forward(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes: without this, Nagle's algorithm and the client's
-        # delayed ACK hold every answer back by tens of milliseconds.
-        disable_nagle_algorithm = True
-
+def handler(upstream: str) -> type[LocalHandler]:
+    class Forward(LocalHandler):
         def _forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.read_body()
             if not self.path.startswith("/rest/"):
-                self._answer(404, b"not found", "text/plain")
+                self.answer(404, b"not found", "text/plain")
                 return
             headers = {name: self.headers[name] for name in FORWARDED if self.headers.get(name)}
             try:
@@ -55,22 +51,11 @@ def handler(upstream: str) -> type[BaseHTTPRequestHandler]:
                     allow_redirects=False,
                 )
             except requests.RequestException:
-                self._answer(502, b"upstream unavailable", "text/plain")
+                self.answer(502, b"upstream unavailable", "text/plain")
                 return
-            self._answer(answer.status_code, answer.content, answer.headers.get("Content-Type", ""))
-
-        def _answer(self, status: int, content: bytes, content_type: str) -> None:
-            self.send_response(status)
-            if content_type:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
+            self.answer(answer.status_code, answer.content, answer.headers.get("Content-Type", ""))
 
         do_GET = do_POST = _forward
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     return Forward
 
@@ -82,12 +67,9 @@ def main() -> None:
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(args.upstream))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.daemon_threads = True
-    server.serve_forever()
+    serve(args.port, handler(args.upstream), context)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -205,21 +206,34 @@ def _deal_for(
     return deal, user
 
 
+DealView = Callable[[HttpRequest, Deal, User], HttpResponse]
+
+
+def _deal_view(
+    *, may: tuple[Callable[[User, Deal], bool], str] | None = None
+) -> Callable[[DealView], Callable[[HttpRequest, int], HttpResponse]]:
+    """A view of one deal: called with the deal and the signed-in user, found by _deal_for."""
+
+    def wrap(view: DealView) -> Callable[[HttpRequest, int], HttpResponse]:
+        @wraps(view)
+        def with_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
+            found = _deal_for(request, deal_id, may=may)
+            return found if isinstance(found, HttpResponse) else view(request, *found)
+
+        return with_deal
+
+    return wrap
+
+
 @require_GET
-def deal_card(request: HttpRequest, deal_id: int) -> HttpResponse:
-    found = _deal_for(request, deal_id)
-    if isinstance(found, HttpResponse):
-        return found
-    deal, user = found
+@_deal_view()
+def deal_card(request: HttpRequest, deal: Deal, user: User) -> HttpResponse:
     return render_portal(request, "sandbox/deal_card.html", _card_context(request, deal, user), nav="deals")
 
 
 @require_http_methods(["GET", "POST"])
-def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
-    found = _deal_for(request, deal_id, may=(can_edit_deal, "edit"))
-    if isinstance(found, HttpResponse):
-        return found
-    deal, user = found
+@_deal_view(may=(can_edit_deal, "edit"))
+def deal_edit(request: HttpRequest, deal: Deal, user: User) -> HttpResponse:
     editable = amount_is_editable(deal)
     form = DealEditForm(request.POST or None, initial=edit_initial(deal), deal=deal, amount_editable=editable)
     if request.method == "POST" and form.is_valid():
@@ -231,11 +245,8 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def deal_delete(request: HttpRequest, deal_id: int) -> HttpResponse:
-    found = _deal_for(request, deal_id, may=(can_delete_deal, "delete"))
-    if isinstance(found, HttpResponse):
-        return found
-    deal, user = found
+@_deal_view(may=(can_delete_deal, "delete"))
+def deal_delete(request: HttpRequest, deal: Deal, user: User) -> HttpResponse:
     if request.method == "GET":
         return render_portal(request, "sandbox/deal_delete.html", {"deal": deal}, nav="deals")
     category_id, title = deal.category_id, deal.title

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 import requests
 from django.db import connections
 
-from devtools.portal import fresh_app_cache, placement_form, portal_query, sandbox_app
+from devtools.portal import fresh_app_cache, placement_form, portal_query, sandbox_app, sandbox_tokens
 from tests.conftest import SandboxPortal
 
 
@@ -85,6 +86,35 @@ def installed(sandbox: SandboxPortal) -> Installed:
     response = post_install(sandbox)
     assert response.status_code == 200, response.text
     return Installed(sandbox, Portal.objects.get(), response, app.application_token)
+
+
+def user_token(installed: Installed, user_id: int = 2, *, valid_for: timedelta = timedelta(hours=1)) -> Any:
+    """A sandbox user's real tokens, stored as the app stores them (a b24app UserToken)."""
+    from django.utils import timezone
+
+    from b24app.models import UserToken
+
+    access, refresh = sandbox_tokens(user_id)
+    return UserToken.objects.create(
+        portal=installed.portal,
+        user_id=user_id,
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=timezone.now() + valid_for,
+    )
+
+
+def other_portal(letter: str, domain: str = "other.bitrix24.com", **fields: Any) -> Any:
+    """A made-up Portal row for a portal that is not the sandbox (member_id is 32 × letter)."""
+    from b24app.models import Portal
+
+    return Portal.objects.create(
+        member_id=letter * 32,
+        domain=domain,
+        client_endpoint=f"https://{domain}/rest/",
+        server_endpoint="https://oauth.bitrix.info/rest/",
+        **fields,
+    )
 
 
 # --- threads and stray hosts -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,10 +26,9 @@ from b24app.errors import (
     PortalUnavailable,
     RateLimited,
 )
-from b24app.models import Portal, UserToken
+from b24app.models import Portal
 from b24app.oauth import PortalTokens, UserTokens
-from devtools.portal import sandbox_tokens
-from tests.b24app.conftest import Installed, StubHost, fault
+from tests.b24app.conftest import Installed, StubHost, fault, user_token
 
 BULK = 5000
 
@@ -40,15 +38,7 @@ def client_for(portal: Portal, **kwargs: Any) -> B24Client:
 
 
 def user_client(installed: Installed, user_id: int) -> B24Client:
-    access, refresh = sandbox_tokens(user_id)
-    token = UserToken.objects.create(
-        portal=installed.portal,
-        user_id=user_id,
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
-    return B24Client(UserTokens(token))
+    return B24Client(UserTokens(user_token(installed, user_id)))
 
 
 def log_since(first_id: int) -> list[Any]:

@@ -55,6 +55,24 @@ def decide(sandbox: SandboxPortal, browser: requests.Session, consent: requests.
     return str(answer.headers["Location"])
 
 
+def consented(sandbox: SandboxPortal) -> tuple[requests.Session, str]:
+    """The administrator pressed Allow: their browser and the callback the portal sends it to."""
+    sandbox_app()
+    browser = requests.Session()
+    return browser, decide(sandbox, browser, start(sandbox, browser), "allow")
+
+
+def altered_callback(sandbox: SandboxPortal, callback: str, **changes: str | None) -> str:
+    """The callback with query parameters replaced (None: left out), as a forger would send it."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    for name, value in changes.items():
+        if value is None:
+            del query[name]
+        else:
+            query[name] = value
+    return f"{sandbox.app_url}b24/oauth/callback/?{urlencode(query)}"
+
+
 def test_an_admin_connects_a_portal_and_the_tokens_are_stored(sandbox: SandboxPortal) -> None:
     from sandbox.models import AccessToken, RefreshToken
 
@@ -90,9 +108,7 @@ def test_the_authorization_url_carries_the_client_id_and_a_fresh_state(sandbox: 
 
 
 def test_replaying_the_callback_is_forbidden(sandbox: SandboxPortal) -> None:
-    sandbox_app()
-    browser = requests.Session()
-    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
+    browser, callback = consented(sandbox)
     assert browser.get(callback, timeout=30).status_code == 200
     replay = browser.get(callback, timeout=30)
     assert replay.status_code == 403
@@ -111,13 +127,8 @@ def test_a_cancelled_consent_shows_a_message_and_stores_nothing(sandbox: Sandbox
 
 
 def test_a_callback_with_a_wrong_state_is_forbidden(sandbox: SandboxPortal) -> None:
-    sandbox_app()
-    browser = requests.Session()
-    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
-    parts = urlsplit(callback)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    query["state"] = "not-the-state"
-    answer = browser.get(f"{sandbox.app_url}b24/oauth/callback/?{urlencode(query)}", timeout=10)
+    browser, callback = consented(sandbox)
+    answer = browser.get(altered_callback(sandbox, callback, state="not-the-state"), timeout=10)
     assert answer.status_code == 403
     assert not Portal.objects.exists()
     # The state was spent by the wrong attempt: the genuine callback no longer works either.
@@ -125,9 +136,7 @@ def test_a_callback_with_a_wrong_state_is_forbidden(sandbox: SandboxPortal) -> N
 
 
 def test_a_callback_in_another_browser_is_forbidden(sandbox: SandboxPortal) -> None:
-    sandbox_app()
-    browser = requests.Session()
-    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
+    _ours, callback = consented(sandbox)
     assert requests.get(callback, timeout=10).status_code == 403
     assert not Portal.objects.exists()
 
@@ -149,23 +158,15 @@ def test_a_non_ascii_state_in_a_live_flow_is_forbidden_not_a_server_error(sandbo
 
 
 def test_a_callback_without_a_code_is_a_bad_request(sandbox: SandboxPortal) -> None:
-    sandbox_app()
-    browser = requests.Session()
-    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
-    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
-    del query["code"]
-    answer = browser.get(f"{sandbox.app_url}b24/oauth/callback/?{urlencode(query)}", timeout=10)
+    browser, callback = consented(sandbox)
+    answer = browser.get(altered_callback(sandbox, callback, code=None), timeout=10)
     assert answer.status_code == 400
     assert "did not send an authorization code" in answer.text
 
 
 def test_a_spent_or_forged_code_is_refused_with_a_plain_message(sandbox: SandboxPortal) -> None:
-    sandbox_app()
-    browser = requests.Session()
-    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
-    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
-    query["code"] = "0" * 32
-    answer = browser.get(f"{sandbox.app_url}b24/oauth/callback/?{urlencode(query)}", timeout=10)
+    browser, callback = consented(sandbox)
+    answer = browser.get(altered_callback(sandbox, callback, code="0" * 32), timeout=10)
     assert answer.status_code == 400
     assert "did not confirm the connection" in answer.text
     assert "invalid_grant" not in answer.text
@@ -173,12 +174,8 @@ def test_a_spent_or_forged_code_is_refused_with_a_plain_message(sandbox: Sandbox
 
 
 def test_a_code_for_another_member_id_is_refused(sandbox: SandboxPortal) -> None:
-    sandbox_app()
-    browser = requests.Session()
-    callback = decide(sandbox, browser, start(sandbox, browser), "allow")
-    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
-    query["member_id"] = "пример"
-    answer = browser.get(f"{sandbox.app_url}b24/oauth/callback/?{urlencode(query)}", timeout=10)
+    browser, callback = consented(sandbox)
+    answer = browser.get(altered_callback(sandbox, callback, member_id="пример"), timeout=10)
     assert answer.status_code == 400
     assert not Portal.objects.exists()
 

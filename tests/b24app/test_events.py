@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +21,7 @@ import requests
 from b24app import phpform
 from b24app.events import HANDLERS, Event, on_event, portal_purged
 from b24app.models import Portal, UserToken
-from devtools.portal import sandbox_tokens
-from tests.b24app.conftest import Installed, StubHost
+from tests.b24app.conftest import Installed, StubHost, other_portal, user_token
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -212,13 +212,7 @@ def test_an_event_from_an_unknown_portal_is_refused_and_logged(
 
 
 def test_an_event_with_our_token_but_another_member_id_is_refused(installed: Installed, received: Received) -> None:
-    other = Portal.objects.create(
-        member_id="f" * 32,
-        domain="other.bitrix24.com",
-        client_endpoint="https://other.bitrix24.com/rest/",
-        server_endpoint="https://oauth.bitrix.info/rest/",
-        application_token="1" * 32,
-    )
+    other = other_portal("f", application_token="1" * 32)
     assert post(installed, deal_event(installed, member_id=other.member_id)).status_code == 403
     assert received.events == []
 
@@ -265,24 +259,18 @@ def wait_for_status(status: str, timeout: float = 15.0) -> Portal:
     raise AssertionError(f"the portal never became {status}")
 
 
-def add_user_token(installed: Installed) -> None:
-    from django.utils import timezone
-
-    access, refresh = sandbox_tokens(2)
-    UserToken.objects.create(
-        portal=installed.portal, user_id=2, access_token=access, refresh_token=refresh, expires_at=timezone.now()
-    )
+def uninstalled_with_settings(installed: Installed, *, clean: bool) -> Portal:
+    """Uninstall the app on the portal, the portal having a user token and settings of its own."""
+    user_token(installed, valid_for=timedelta(0))
+    Portal.objects.filter(pk=installed.portal.pk).update(settings={"layout": "custom"})
+    uninstall_on_the_portal(clean=clean)
+    return wait_for_status(Portal.Status.UNINSTALLED)
 
 
 def test_uninstalling_with_clean_deletes_the_tokens_and_announces_the_purge(
     installed: Installed, purged: list[Portal]
 ) -> None:
-    add_user_token(installed)
-    Portal.objects.filter(pk=installed.portal.pk).update(settings={"layout": "custom"})
-
-    uninstall_on_the_portal(clean=True)
-
-    portal = wait_for_status(Portal.Status.UNINSTALLED)
+    portal = uninstalled_with_settings(installed, clean=True)
     assert (portal.access_token, portal.refresh_token, portal.expires_at) == ("", "", None)
     assert portal.uninstalled_at is not None
     assert portal.settings == {}
@@ -296,12 +284,7 @@ def test_uninstalling_with_clean_deletes_the_tokens_and_announces_the_purge(
 def test_uninstalling_without_clean_keeps_the_settings_and_sends_no_purge(
     installed: Installed, purged: list[Portal]
 ) -> None:
-    add_user_token(installed)
-    Portal.objects.filter(pk=installed.portal.pk).update(settings={"layout": "custom"})
-
-    uninstall_on_the_portal(clean=False)
-
-    portal = wait_for_status(Portal.Status.UNINSTALLED)
+    portal = uninstalled_with_settings(installed, clean=False)
     assert portal.access_token == ""
     assert portal.settings == {"layout": "custom"}
     assert not UserToken.objects.exists()
@@ -344,7 +327,7 @@ def portal_requests() -> list[str]:
 def test_an_uninstall_with_the_right_token_is_not_acted_on_while_the_portal_says_the_app_is_installed(
     installed: Installed, purged: list[Portal]
 ) -> None:
-    add_user_token(installed)
+    user_token(installed, valid_for=timedelta(0))
     before = len(portal_requests())
 
     response = post(installed, uninstall_event(installed))

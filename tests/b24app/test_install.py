@@ -21,6 +21,7 @@ from tests.b24app.conftest import (
     StubHost,
     install_form,
     install_url,
+    other_portal,
     post_install,
 )
 from tests.conftest import SandboxPortal
@@ -246,14 +247,7 @@ def test_an_install_naming_another_portals_member_id_leaves_that_portal_untouche
     sandbox: SandboxPortal, caplog: pytest.LogCaptureFixture
 ) -> None:
     sandbox_app()
-    other = Portal.objects.create(
-        member_id="b" * 32,
-        domain="other.bitrix24.com",
-        client_endpoint="https://other.bitrix24.com/rest/",
-        server_endpoint="https://oauth.bitrix.info/rest/",
-        access_token="others-access",
-        refresh_token="others-refresh",
-    )
+    other = other_portal("b", access_token="others-access", refresh_token="others-refresh")
     response = post_install(sandbox, member_id=other.member_id)
     assert response.status_code == 403
     assert Portal.objects.count() == 1

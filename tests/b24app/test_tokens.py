@@ -27,8 +27,7 @@ from b24app.client import B24Client
 from b24app.errors import AuthorizationLost, TokenExpired
 from b24app.models import Portal, UserToken
 from b24app.oauth import PortalTokens, UserTokens
-from devtools.portal import sandbox_tokens
-from tests.b24app.conftest import Installed, fault, in_threads, refreshes_spent
+from tests.b24app.conftest import Installed, fault, in_threads, other_portal, refreshes_spent, user_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,14 +71,8 @@ def test_the_portals_tokens_are_encrypted_in_the_database(installed: Installed, 
 
 
 def test_a_users_tokens_are_encrypted_in_the_database(installed: Installed) -> None:
-    access, refresh = sandbox_tokens(2)
-    token = UserToken.objects.create(
-        portal=installed.portal,
-        user_id=2,
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    token = user_token(installed)
+    access, refresh = token.access_token, token.refresh_token
     for column, plain in (("access_token", access), ("refresh_token", refresh)):
         raw = raw_column("b24app_usertoken", column, token.pk)
         assert plain not in raw
@@ -91,14 +84,7 @@ def test_a_users_tokens_are_encrypted_in_the_database(installed: Installed) -> N
 def test_a_new_key_first_in_fernet_keys_still_reads_values_written_with_the_old_one(settings: Any) -> None:
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FERNET_KEYS = [old_key]
-    portal = Portal.objects.create(
-        member_id="a" * 32,
-        domain="acme.bitrix24.com",
-        client_endpoint="https://acme.bitrix24.com/rest/",
-        server_endpoint="https://oauth.bitrix.info/rest/",
-        access_token="old-access",
-        refresh_token="old-refresh",
-    )
+    portal = other_portal("a", "acme.bitrix24.com", access_token="old-access", refresh_token="old-refresh")
     written_with_old = raw_column("b24app_portal", "access_token", portal.pk)
 
     settings.FERNET_KEYS = [new_key, old_key]
@@ -232,14 +218,8 @@ def test_two_processes_seeing_an_expired_token_share_one_refresh(installed: Inst
 
 
 def test_a_users_token_is_refreshed_on_its_own_row(installed: Installed) -> None:
-    access, refresh = sandbox_tokens(2)
-    token = UserToken.objects.create(
-        portal=installed.portal,
-        user_id=2,
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    token = user_token(installed)
+    access = token.access_token
     expire_on_the_portal()
 
     me = B24Client(UserTokens(token)).result("user.current")

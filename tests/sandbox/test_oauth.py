@@ -64,28 +64,28 @@ def token_url(sandbox: SandboxPortal) -> str:
     return f"{sandbox.url}oauth/token/"
 
 
-def exchange(sandbox: SandboxPortal, code: str, **overrides: str) -> requests.Response:
+def token_request(
+    sandbox: SandboxPortal, grant_type: str, grant: tuple[str, str], overrides: dict[str, str]
+) -> requests.Response:
+    """A GET to /oauth/token/ for the app: the grant's (name, value) after the app's id and
+    secret, any of which `overrides` replaces (an empty value leaves a parameter blank)."""
     app = app_row()
     params = {
-        "grant_type": "authorization_code",
+        "grant_type": grant_type,
         "client_id": app.client_id,
         "client_secret": app.client_secret,
-        "code": code,
+        grant[0]: grant[1],
         **overrides,
     }
     return requests.get(token_url(sandbox), params=params, timeout=10)
+
+
+def exchange(sandbox: SandboxPortal, code: str, **overrides: str) -> requests.Response:
+    return token_request(sandbox, "authorization_code", ("code", code), overrides)
 
 
 def refresh(sandbox: SandboxPortal, refresh_token: str, **overrides: str) -> requests.Response:
-    app = app_row()
-    params = {
-        "grant_type": "refresh_token",
-        "client_id": app.client_id,
-        "client_secret": app.client_secret,
-        "refresh_token": refresh_token,
-        **overrides,
-    }
-    return requests.get(token_url(sandbox), params=params, timeout=10)
+    return token_request(sandbox, "refresh_token", ("refresh_token", refresh_token), overrides)
 
 
 def tokens(sandbox: SandboxPortal) -> dict[str, Any]:
