@@ -114,6 +114,24 @@ class _FormReader(HTMLParser):
             self._text.append(data)
 
 
+class _OobInputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.inputs: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "input" and found.get("hx-swap-oob") and found.get("id"):
+            self.inputs.append((found["id"] or "", found.get("value") or ""))
+
+
+def oob_inputs(page: str) -> list[tuple[str, str]]:
+    """(id, value) of the inputs an htmx answer swaps in out of band, by their id."""
+    reader = _OobInputs()
+    reader.feed(page)
+    return reader.inputs
+
+
 def form_fields(page: str, form_id: str = "editor") -> list[tuple[str, str]]:
     reader = _FormReader(form_id)
     reader.feed(page)
@@ -204,6 +222,10 @@ class DealTab:
             self.fields = form_fields(response.text)
         if response.status_code == 200 and '<form id="contacts"' in response.text:
             self.contact_fields = form_fields(response.text, "contacts")
+        for element_id, value in oob_inputs(response.text) if response.status_code == 200 else []:
+            # As htmx swaps it: the contacts form's input with that id (contacts-<name>) takes the value.
+            name = element_id.removeprefix("contacts-")
+            self.contact_fields = [(n, value if n == name else v) for n, v in self.contact_fields]
         return response
 
     def value(self, name: str) -> str:

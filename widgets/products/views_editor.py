@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
@@ -33,13 +34,14 @@ from widgets.common.freshness import (
     tab_id_of,
 )
 from widgets.contacts.present import ContactsView, contacts_view
-from widgets.contacts.state import contacts_read
+from widgets.contacts.state import contacts_read, contacts_sign
 from widgets.products.actions import ROWS_SAVING, editor_post
 from widgets.products.editor import drafts_of
 from widgets.products.forms import DealVersionForm, SearchForm, TooManyFields, editor_input, form_data
 from widgets.products.present import Hit, Results, products_view, tab_page_context
 from widgets.products.services import deal_tab_load, product_search, refdata_for
 from widgets.products.signing import state_read
+from widgets.products.state import TabState
 from widgets.products.views import TEMPLATE, htmx, in_widget_language, page_of, placement_url, version_now
 
 log = logging.getLogger(__name__)
@@ -72,18 +74,22 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
             return HttpResponseForbidden("Forbidden", content_type="text/plain")
         # Only a save that updated the deal is followed by its ONCRMDEALUPDATE (widgets.common.freshness).
         own.wrote = outcome.editor.saved and outcome.editor.deal_touched
-    cstate = posted.controls.cleaned_data.get("cstate") or ""
+    current = outcome.current or outcome.state
+    loaded = posted.controls.cleaned_data.get("cstate") or ""
+    cstate = _contacts_version(request, deal_id, loaded, current) if outcome.editor.saved else loaded
     context = tab_page_context(
         deal_id=deal_id,
         widget_token=request.widget_token,
         lang=request.widget.lang,
-        state=outcome.current or outcome.state,
+        state=current,
         editor=outcome.editor,
         reauth=request.portal.status == Portal.Status.NEEDS_REAUTH,
         placement_url=placement_url(request.widget.lang),
         oob=htmx(request),
         contacts_token=cstate,
     )
+    # The contacts form in the page takes the new version too (an out-of-band swap of its `cstate`).
+    context["contacts_version"] = cstate if cstate != loaded else ""
     if not htmx(request):
         contacts = _contacts_as_loaded(request, deal_id, cstate, readonly=outcome.editor.mode == "readonly")
         page = {**context, "contacts": contacts, "fresh": Freshness("same", version_now(request, deal_id))}
@@ -92,6 +98,23 @@ def tab_rows(request: WidgetRequest, deal_id: int) -> HttpResponse:
         # Only the computed cells change; the inputs stay as they are while someone types.
         return reswap(render(request, TEMPLATE + "#computed", context), "none")
     return render(request, TEMPLATE + "#editor", context)
+
+
+def _contacts_version(request: WidgetRequest, deal_id: int, token: str, current: TabState | None) -> str:
+    """The contacts' signed state with the deal's DATE_MODIFY after this tab's own rows save.
+
+    Without it the contacts save's guard would fail on the tab's own write and cost a second
+    request. The bindings stay as loaded, so that save still compares them with Bitrix24's.
+    """
+    if not token or current is None or not current.deal.date_modify:
+        return token
+    try:
+        state = contacts_read(token, deal_id=deal_id, **_ids(request))
+    except StateInvalid:
+        return token  # the section offers to reload the tab
+    if state.date_modify == current.deal.date_modify:
+        return token
+    return contacts_sign(replace(state, date_modify=current.deal.date_modify))
 
 
 def page_with_contacts(request: WidgetRequest, deal_id: int, contacts: ContactsView) -> dict[str, Any]:
