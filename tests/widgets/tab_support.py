@@ -17,6 +17,9 @@ from typing import Any
 import requests
 
 from bench.portal import Opening as Opening  # re-exported: the tests read the skeleton as bench does
+from bench.portal import calls_since as calls_since  # and the portal's request log
+from bench.portal import form_fields as form_fields  # and the forms
+from bench.portal import log_mark
 from bench.portal import opening_of as opening_of
 from devtools import portal
 from tests.conftest import SandboxPortal
@@ -39,18 +42,7 @@ def install(sandbox: SandboxPortal) -> Any:
     return Portal.objects.get()
 
 
-def last_call_id() -> int:
-    from sandbox.models import RequestLog
-
-    row = RequestLog.objects.order_by("-id").first()
-    return row.id if row else 0
-
-
-def calls_since(mark: int) -> list[Any]:
-    """RequestLog rows after `mark`: every REST request that reached the portal."""
-    from sandbox.models import RequestLog
-
-    return list(RequestLog.objects.filter(id__gt=mark).order_by("id"))
+last_call_id = log_mark  # the tests' name for a mark in the portal's request log
 
 
 def sandbox_fault(sandbox: SandboxPortal, **body: Any) -> None:
@@ -60,58 +52,6 @@ def sandbox_fault(sandbox: SandboxPortal, **body: Any) -> None:
 
 
 # --- reading pages ---------------------------------------------------------------------------------
-
-
-class _FormReader(HTMLParser):
-    """The fields a browser would submit from one form (no submit buttons), in document order."""
-
-    def __init__(self, form_id: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.form_id = form_id
-        self.inside = False
-        self.fields: list[tuple[str, str]] = []
-        self._select: str | None = None
-        self._select_value: str | None = None
-        self._first_option: str | None = None
-        self._textarea: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: (v if v is not None else "") for k, v in attrs}
-        if tag == "form" and a.get("id") == self.form_id:
-            self.inside = True
-        if not self.inside:
-            return
-        if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button", "search"):
-            if a.get("type") == "checkbox" and "checked" not in a:
-                return
-            self.fields.append((a["name"], a.get("value", "on" if a.get("type") == "checkbox" else "")))
-        elif tag == "select" and a.get("name"):
-            self._select, self._select_value, self._first_option = a["name"], None, None
-        elif tag == "option" and self._select is not None:
-            value = a.get("value", "")
-            self._first_option = value if self._first_option is None else self._first_option
-            if "selected" in a:
-                self._select_value = value
-        elif tag == "textarea" and a.get("name"):
-            self._textarea, self._text = a["name"], []
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.inside:
-            return
-        if tag == "select" and self._select is not None:
-            value = self._select_value if self._select_value is not None else self._first_option
-            self.fields.append((self._select, value or ""))
-            self._select = None
-        elif tag == "textarea" and self._textarea is not None:
-            self.fields.append((self._textarea, "".join(self._text)))
-            self._textarea = None
-        elif tag == "form":
-            self.inside = False
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea is not None:
-            self._text.append(data)
 
 
 class _OobInputs(HTMLParser):
@@ -130,12 +70,6 @@ def oob_inputs(page: str) -> list[tuple[str, str]]:
     reader = _OobInputs()
     reader.feed(page)
     return reader.inputs
-
-
-def form_fields(page: str, form_id: str = "editor") -> list[tuple[str, str]]:
-    reader = _FormReader(form_id)
-    reader.feed(page)
-    return reader.fields
 
 
 class _TextById(HTMLParser):
