@@ -12,6 +12,7 @@ import pytest
 
 from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
+from tests.e2e.browser import watched_page
 from tests.e2e.test_deal_tab_browser import open_deal_tab, sign_in_as
 from tests.widgets.contacts.test_contacts_editor import an_unlinked_contact, bound, deal_with_contacts
 from tests.widgets.tab_support import install
@@ -28,11 +29,7 @@ def fresh(settings: Any) -> Iterator[None]:
 
 
 def window(chromium: Any, user: int, sandbox: SandboxPortal) -> Any:
-    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
+    page = watched_page(chromium)
     sign_in_as(page, sandbox, user)
     return page
 

@@ -5,34 +5,15 @@ user Bitrix24 does not let change the deal."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
 from tests.widgets.tab_support import deal_of, install, money
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def window(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def fresh(settings: Any) -> Iterator[None]:
-    with fresh_app_cache(settings):
-        yield
 
 
 def install_from_marketplace(sandbox: SandboxPortal, page: Any) -> None:
