@@ -8,7 +8,11 @@ The fixtures using these live in tests/widgets/conftest.py.
 from __future__ import annotations
 
 import html
+import itertools
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -16,6 +20,7 @@ from typing import Any
 
 import requests
 
+from b24app import phpform
 from bench.portal import Opening as Opening  # re-exported: the tests read the skeleton as bench does
 from bench.portal import calls_since as calls_since  # and the portal's request log
 from bench.portal import form_fields as form_fields  # and the forms
@@ -45,10 +50,43 @@ def install(sandbox: SandboxPortal) -> Any:
 last_call_id = log_mark  # the tests' name for a mark in the portal's request log
 
 
+_SECONDS = itertools.count(int(time.time()))  # a new second for each event, unless the test names one
+
+
+def send_event(sandbox: SandboxPortal, portal: Any, name: str, deal_id: int, *, ts: int | None = None) -> None:
+    """The portal's event, as b24app's handler receives it (bitrix24-protocol.md §6.2)."""
+    fields = {"ID": str(deal_id)}
+    if name == "ONCRMDEALMOVETOCATEGORY":
+        fields.update(CATEGORY_ID="1", STAGE_ID="C1:NEW")
+    body = {
+        "event": name,
+        "data": {"FIELDS": fields},
+        "ts": str(next(_SECONDS) if ts is None else ts),
+        "auth": {"application_token": portal.application_token, "member_id": portal.member_id},
+    }
+    response = requests.post(
+        f"{sandbox.app_url}b24/events/",
+        data=phpform.encode(body),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+
+
 def sandbox_fault(sandbox: SandboxPortal, **body: Any) -> None:
     """The sandbox's fault injection (POST <portal>/faults.json): {"fault": "down_html"}, ..."""
     response = requests.post(f"{sandbox.url}faults.json", json=body, timeout=10)
     assert response.status_code == 200, response.text
+
+
+@contextmanager
+def portal_down(sandbox: SandboxPortal) -> Iterator[None]:
+    """Inside the block the portal answers every request with an HTML error page (fault "down_html")."""
+    sandbox_fault(sandbox, fault="down_html")
+    try:
+        yield
+    finally:
+        sandbox_fault(sandbox, fault="")
 
 
 # --- reading pages ---------------------------------------------------------------------------------
@@ -253,10 +291,17 @@ def tab_fill(sandbox: SandboxPortal, opening: Opening, *, token: str | None = No
     return requests.post(url, data=opening.fields, headers=headers, timeout=30)
 
 
+def placement_post(
+    sandbox: SandboxPortal, form: dict[str, str], *, timeout: float = 30, query: dict[str, str] | None = None
+) -> requests.Response:
+    """The placement POST alone, as the portal sends it when the deal tab opens."""
+    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, **(query or {}))}"
+    return requests.post(url, data=form, timeout=timeout)
+
+
 def placement_open(sandbox: SandboxPortal, form: dict[str, str], **query: str) -> requests.Response:
     """The placement POST and, when it answers with the skeleton, the fill that follows it."""
-    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, **query)}"
-    response = requests.post(url, data=form, timeout=30)
+    response = placement_post(sandbox, form, query=query)
     opening = opening_of(response.text) if response.status_code == 200 else None
     return tab_fill(sandbox, opening) if opening is not None else response
 

@@ -18,7 +18,7 @@ from tests.widgets.tab_support import (
     deal_of,
     last_call_id,
     open_tab,
-    sandbox_fault,
+    portal_down,
     shown,
     text_of,
 )
@@ -268,11 +268,8 @@ def test_when_bitrix24_does_not_answer_the_save_nothing_is_lost(rep_tab: DealTab
     tab = rep_tab
     tab.contacts("remove:0")
     edited = tab.contact_names()
-    sandbox_fault(tab.sandbox, fault="down_html")
-    try:
+    with portal_down(tab.sandbox):
         response = tab.contacts("save")
-    finally:
-        sandbox_fault(tab.sandbox, fault="")
     assert response.status_code == 200
     # The save is one request that writes: a 502 page cannot say whether it was applied, and the
     # read that would tell finds the portal down too, so the tab says it could not confirm.
