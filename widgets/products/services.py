@@ -22,14 +22,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from b24app.client import B24Client, BatchResult
-from b24app.errors import (
-    AccessDenied,
-    AuthorizationLost,
-    B24Error,
-    InvalidArgument,
-    InvalidToken,
-    NotFound,
-)
+from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidArgument, InvalidToken, NotFound
 from b24app.install import DEAL_TAB_PLACEMENT
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
@@ -50,13 +43,7 @@ from widgets.contacts.state import ContactsState
 from widgets.products.batch import open_commands, rows_of, save_commands, snapshot_of
 from widgets.products.outcome import RowsAttempt, Saved, save_outcome
 from widgets.products.signing import ProductChoice
-from widgets.products.state import (
-    CATALOG_MEASURES,
-    Bases,
-    EditorRow,
-    TabState,
-    rows_wire,
-)
+from widgets.products.state import CATALOG_MEASURES, Bases, EditorRow, TabState, rows_wire
 
 log = logging.getLogger(__name__)
 
