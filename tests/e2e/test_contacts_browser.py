@@ -12,8 +12,7 @@ import pytest
 
 from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
-from tests.e2e.browser import watched_page
-from tests.e2e.test_deal_tab_browser import open_deal_tab, sign_in_as
+from tests.e2e.browser import open_deal_tab, sign_in_as, watched_page
 from tests.widgets.contacts.test_contacts_editor import an_unlinked_contact, bound, deal_with_contacts
 from tests.widgets.tab_support import calls_since, install, last_call_id
 

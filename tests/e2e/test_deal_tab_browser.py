@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SandboxPortal
+from tests.e2e.browser import open_deal_tab, sign_in_as
 from tests.widgets.tab_support import deal_of, install, money
 
 pytestmark = pytest.mark.browser
@@ -22,20 +23,6 @@ def install_from_marketplace(sandbox: SandboxPortal, page: Any) -> None:
     page.wait_for_url("**/sandbox/app/*/")
     # The installer (b24/install/) binds the tab, then BX24.installFinish() completes the install.
     page.locator('.badge[data-state="installed"]').wait_for(timeout=20_000)
-
-
-def sign_in_as(page: Any, sandbox: SandboxPortal, user_id: int) -> None:
-    page.goto(sandbox.url)
-    with page.expect_navigation():
-        page.get_by_label("Signed in as").select_option(str(user_id))
-
-
-def open_deal_tab(page: Any, sandbox: SandboxPortal, deal_id: int) -> Any:
-    page.goto(f"{sandbox.url}crm/deal/details/{deal_id}/")
-    page.get_by_role("tab", name="Deal Desk").click()
-    frame = page.frame_locator("iframe[data-b24-app]")
-    frame.locator("#products-title").wait_for(timeout=20_000)
-    return frame
 
 
 def footer_total(frame: Any) -> Decimal:

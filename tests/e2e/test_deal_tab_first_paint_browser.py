@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SandboxPortal
+from tests.e2e.browser import sign_in_as
 from tests.widgets.tab_support import deal_of, install, sandbox_fault
 
 pytestmark = pytest.mark.browser
@@ -20,9 +21,7 @@ def test_a_slow_portal_shows_the_skeleton_first_then_the_filled_tab(
     page = window
     install(sandbox)
     deal_id = deal_of(3)
-    page.goto(sandbox.url)
-    with page.expect_navigation():
-        page.get_by_label("Signed in as").select_option("3")
+    sign_in_as(page, sandbox, 3)
     page.goto(f"{sandbox.url}crm/deal/details/{deal_id}/")
     sandbox_fault(sandbox, delay_ms=3000)
     try:
