@@ -16,7 +16,6 @@ deleted again with one more request.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 
@@ -38,7 +37,6 @@ from widgets.contacts.forms import email_normalise, phone_normalise
 from widgets.contacts.outcome import ContactsAttempt, ContactsSaved, creations_sent, save_outcome
 from widgets.contacts.state import ContactCard, ContactItem, ContactsState
 
-log = logging.getLogger(__name__)
 _LETTERS = re.compile(r"[^\W\d_]")
 
 
@@ -120,7 +118,7 @@ def deal_contacts_save(
     deal_id = expected.deal_id
     attempt: ContactsAttempt | ContactsSaved = ContactsAttempt(expected=expected, date_modify=expected.date_modify)
     with deal_save_lock(portal_id=portal.pk, deal_id=deal_id):
-        # At most three attempts: without the binding checks once, then guarded by a newer DATE_MODIFY once.
+        # It ends: a newer DATE_MODIFY is tried once, and the binding checks dropped at most once for each.
         while isinstance(attempt, ContactsAttempt):
             merged = creations_sent(client, attempt, items)
             if isinstance(merged, ContactsSaved):

@@ -187,7 +187,7 @@ def deal_products_save(
     deal_id = expected.deal.id
     attempt: RowsAttempt | Saved = RowsAttempt(expected=expected, date_modify=expected.deal.date_modify)
     with deal_save_lock(portal_id=portal.pk, deal_id=deal_id):
-        # At most three attempts: without the row checks once, then guarded by a newer DATE_MODIFY once.
+        # It ends: a newer DATE_MODIFY is tried once, and the row checks dropped at most once for each.
         while isinstance(attempt, RowsAttempt):
             try:
                 commands = save_commands(
