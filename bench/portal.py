@@ -63,7 +63,7 @@ def answers_lost() -> Iterator[None]:
 
 
 class _FormReader(HTMLParser):
-    """The fields a browser submits from one form (checked boxes only, no buttons)."""
+    """The fields a browser submits from one form (checked boxes only, no buttons), in document order."""
 
     def __init__(self, form_id: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -83,9 +83,11 @@ class _FormReader(HTMLParser):
         if not self.inside or not (a.get("name") or tag == "option"):
             return
         if tag == "input" and a.get("type") not in ("submit", "button", "search", "file"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+            checkable = a.get("type") in ("checkbox", "radio")
+            if checkable and "checked" not in a:
                 return
-            self.fields.append((a["name"], a.get("value", "on")))
+            # As a browser: a box without a value sends "on", a field without one sends "".
+            self.fields.append((a["name"], a.get("value", "on" if checkable else "")))
         elif tag == "select":
             self._select, self._chosen, self._first = a["name"], None, None
         elif tag == "option" and self._select is not None:

@@ -12,7 +12,8 @@ import pytest
 
 from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
-from tests.e2e.test_deal_tab_browser import install_from_marketplace, open_deal_tab, sign_in_as
+from tests.e2e.browser import open_deal_tab, sign_in_as
+from tests.e2e.test_deal_tab_browser import install_from_marketplace
 from tests.widgets.tab_support import deal_of
 
 pytestmark = pytest.mark.browser

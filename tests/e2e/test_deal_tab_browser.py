@@ -5,34 +5,16 @@ user Bitrix24 does not let change the deal."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
+from tests.e2e.browser import open_deal_tab, sign_in_as
 from tests.widgets.tab_support import deal_of, install, money
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def window(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def fresh(settings: Any) -> Iterator[None]:
-    with fresh_app_cache(settings):
-        yield
 
 
 def install_from_marketplace(sandbox: SandboxPortal, page: Any) -> None:
@@ -41,20 +23,6 @@ def install_from_marketplace(sandbox: SandboxPortal, page: Any) -> None:
     page.wait_for_url("**/sandbox/app/*/")
     # The installer (b24/install/) binds the tab, then BX24.installFinish() completes the install.
     page.locator('.badge[data-state="installed"]').wait_for(timeout=20_000)
-
-
-def sign_in_as(page: Any, sandbox: SandboxPortal, user_id: int) -> None:
-    page.goto(sandbox.url)
-    with page.expect_navigation():
-        page.get_by_label("Signed in as").select_option(str(user_id))
-
-
-def open_deal_tab(page: Any, sandbox: SandboxPortal, deal_id: int) -> Any:
-    page.goto(f"{sandbox.url}crm/deal/details/{deal_id}/")
-    page.get_by_role("tab", name="Deal Desk").click()
-    frame = page.frame_locator("iframe[data-b24-app]")
-    frame.locator("#products-title").wait_for(timeout=20_000)
-    return frame
 
 
 def footer_total(frame: Any) -> Decimal:

@@ -4,33 +4,15 @@ editor, which works (its widget token and tab id came with the fill)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
+from tests.e2e.browser import sign_in_as
 from tests.widgets.tab_support import deal_of, install, sandbox_fault
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def window(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def fresh(settings: Any) -> Iterator[None]:
-    with fresh_app_cache(settings):
-        yield
 
 
 def test_a_slow_portal_shows_the_skeleton_first_then_the_filled_tab(
@@ -39,9 +21,7 @@ def test_a_slow_portal_shows_the_skeleton_first_then_the_filled_tab(
     page = window
     install(sandbox)
     deal_id = deal_of(3)
-    page.goto(sandbox.url)
-    with page.expect_navigation():
-        page.get_by_label("Signed in as").select_option("3")
+    sign_in_as(page, sandbox, 3)
     page.goto(f"{sandbox.url}crm/deal/details/{deal_id}/")
     sandbox_fault(sandbox, delay_ms=3000)
     try:

@@ -8,7 +8,11 @@ The fixtures using these live in tests/widgets/conftest.py.
 from __future__ import annotations
 
 import html
+import itertools
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -16,7 +20,11 @@ from typing import Any
 
 import requests
 
+from b24app import phpform
 from bench.portal import Opening as Opening  # re-exported: the tests read the skeleton as bench does
+from bench.portal import calls_since as calls_since  # and the portal's request log
+from bench.portal import form_fields as form_fields  # and the forms
+from bench.portal import log_mark
 from bench.portal import opening_of as opening_of
 from devtools import portal
 from tests.conftest import SandboxPortal
@@ -39,18 +47,30 @@ def install(sandbox: SandboxPortal) -> Any:
     return Portal.objects.get()
 
 
-def last_call_id() -> int:
-    from sandbox.models import RequestLog
-
-    row = RequestLog.objects.order_by("-id").first()
-    return row.id if row else 0
+last_call_id = log_mark  # the tests' name for a mark in the portal's request log
 
 
-def calls_since(mark: int) -> list[Any]:
-    """RequestLog rows after `mark`: every REST request that reached the portal."""
-    from sandbox.models import RequestLog
+_SECONDS = itertools.count(int(time.time()))  # a new second for each event, unless the test names one
 
-    return list(RequestLog.objects.filter(id__gt=mark).order_by("id"))
+
+def send_event(sandbox: SandboxPortal, portal: Any, name: str, deal_id: int, *, ts: int | None = None) -> None:
+    """The portal's event, as b24app's handler receives it (bitrix24-protocol.md §6.2)."""
+    fields = {"ID": str(deal_id)}
+    if name == "ONCRMDEALMOVETOCATEGORY":
+        fields.update(CATEGORY_ID="1", STAGE_ID="C1:NEW")
+    body = {
+        "event": name,
+        "data": {"FIELDS": fields},
+        "ts": str(next(_SECONDS) if ts is None else ts),
+        "auth": {"application_token": portal.application_token, "member_id": portal.member_id},
+    }
+    response = requests.post(
+        f"{sandbox.app_url}b24/events/",
+        data=phpform.encode(body),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert response.status_code == 200
 
 
 def sandbox_fault(sandbox: SandboxPortal, **body: Any) -> None:
@@ -59,65 +79,35 @@ def sandbox_fault(sandbox: SandboxPortal, **body: Any) -> None:
     assert response.status_code == 200, response.text
 
 
+@contextmanager
+def portal_down(sandbox: SandboxPortal) -> Iterator[None]:
+    """Inside the block the portal answers every request with an HTML error page (fault "down_html")."""
+    sandbox_fault(sandbox, fault="down_html")
+    try:
+        yield
+    finally:
+        sandbox_fault(sandbox, fault="")
+
+
 # --- reading pages ---------------------------------------------------------------------------------
 
 
-class _FormReader(HTMLParser):
-    """The fields a browser would submit from one form (no submit buttons), in document order."""
-
-    def __init__(self, form_id: str) -> None:
+class _OobInputs(HTMLParser):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.form_id = form_id
-        self.inside = False
-        self.fields: list[tuple[str, str]] = []
-        self._select: str | None = None
-        self._select_value: str | None = None
-        self._first_option: str | None = None
-        self._textarea: str | None = None
-        self._text: list[str] = []
+        self.inputs: list[tuple[str, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: (v if v is not None else "") for k, v in attrs}
-        if tag == "form" and a.get("id") == self.form_id:
-            self.inside = True
-        if not self.inside:
-            return
-        if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button", "search"):
-            if a.get("type") == "checkbox" and "checked" not in a:
-                return
-            self.fields.append((a["name"], a.get("value", "on" if a.get("type") == "checkbox" else "")))
-        elif tag == "select" and a.get("name"):
-            self._select, self._select_value, self._first_option = a["name"], None, None
-        elif tag == "option" and self._select is not None:
-            value = a.get("value", "")
-            self._first_option = value if self._first_option is None else self._first_option
-            if "selected" in a:
-                self._select_value = value
-        elif tag == "textarea" and a.get("name"):
-            self._textarea, self._text = a["name"], []
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.inside:
-            return
-        if tag == "select" and self._select is not None:
-            value = self._select_value if self._select_value is not None else self._first_option
-            self.fields.append((self._select, value or ""))
-            self._select = None
-        elif tag == "textarea" and self._textarea is not None:
-            self.fields.append((self._textarea, "".join(self._text)))
-            self._textarea = None
-        elif tag == "form":
-            self.inside = False
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea is not None:
-            self._text.append(data)
+        found = dict(attrs)
+        if tag == "input" and found.get("hx-swap-oob") and found.get("id"):
+            self.inputs.append((found["id"] or "", found.get("value") or ""))
 
 
-def form_fields(page: str, form_id: str = "editor") -> list[tuple[str, str]]:
-    reader = _FormReader(form_id)
+def oob_inputs(page: str) -> list[tuple[str, str]]:
+    """(id, value) of the inputs an htmx answer swaps in out of band, by their id."""
+    reader = _OobInputs()
     reader.feed(page)
-    return reader.fields
+    return reader.inputs
 
 
 class _TextById(HTMLParser):
@@ -204,6 +194,10 @@ class DealTab:
             self.fields = form_fields(response.text)
         if response.status_code == 200 and '<form id="contacts"' in response.text:
             self.contact_fields = form_fields(response.text, "contacts")
+        for element_id, value in oob_inputs(response.text) if response.status_code == 200 else []:
+            # As htmx swaps it: the contacts form's input with that id (contacts-<name>) takes the value.
+            name = element_id.removeprefix("contacts-")
+            self.contact_fields = [(n, value if n == name else v) for n, v in self.contact_fields]
         return response
 
     def value(self, name: str) -> str:
@@ -297,10 +291,17 @@ def tab_fill(sandbox: SandboxPortal, opening: Opening, *, token: str | None = No
     return requests.post(url, data=opening.fields, headers=headers, timeout=30)
 
 
+def placement_post(
+    sandbox: SandboxPortal, form: dict[str, str], *, timeout: float = 30, query: dict[str, str] | None = None
+) -> requests.Response:
+    """The placement POST alone, as the portal sends it when the deal tab opens."""
+    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, **(query or {}))}"
+    return requests.post(url, data=form, timeout=timeout)
+
+
 def placement_open(sandbox: SandboxPortal, form: dict[str, str], **query: str) -> requests.Response:
     """The placement POST and, when it answers with the skeleton, the fill that follows it."""
-    url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox, **query)}"
-    response = requests.post(url, data=form, timeout=30)
+    response = placement_post(sandbox, form, query=query)
     opening = opening_of(response.text) if response.status_code == 200 else None
     return tab_fill(sandbox, opening) if opening is not None else response
 

@@ -16,8 +16,9 @@ from b24app.models import Portal, UserToken
 from widgets.common.text import session_ended, unchecked_message, unconfirmed_message
 from widgets.contacts.editor import ContactsEdited, contacts_add, contacts_apply, loaded_items
 from widgets.contacts.forms import ContactsInput
+from widgets.contacts.outcome import ContactsSaved
 from widgets.contacts.present import ContactHit, ContactResults, ContactsView, contacts_conflict, contacts_view
-from widgets.contacts.services import ContactsSaved, contact_duplicates, contact_search, deal_contacts_save
+from widgets.contacts.services import contact_duplicates, contact_search, deal_contacts_save
 from widgets.contacts.state import (
     ContactCard,
     ContactItem,

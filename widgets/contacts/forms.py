@@ -19,6 +19,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from widgets.common.posted import button_of, count_of
 from widgets.contacts.state import ContactCard, ContactItem, card_read
 
 CONTACTS_PREFIX = "contacts"
@@ -105,9 +106,7 @@ class ContactsInput:
     @property
     def action(self) -> tuple[str, str]:
         """("save", "") or ("remove", "3"): the button's name and its argument."""
-        raw = str(self.controls.cleaned_data.get("action") or "noop")
-        name, _sep, argument = raw.partition(":")
-        return name, argument
+        return button_of(self.controls.cleaned_data.get("action"), default="noop")
 
 
 def contacts_input(post: QueryDict, *, portal_id: int, user_id: int) -> ContactsInput | None:
@@ -118,9 +117,8 @@ def contacts_input(post: QueryDict, *, portal_id: int, user_id: int) -> Contacts
     controls = ContactsControls(post)
     if not controls.is_valid():
         return None
-    count_text = post.get(f"{CONTACTS_PREFIX}-count", "0")
-    count = int(count_text) if count_text.isascii() and count_text.isdigit() and len(count_text) < 5 else -1
-    if not 0 <= count <= MAX_POSTED:
+    count = count_of(post, f"{CONTACTS_PREFIX}-count", digits=4)
+    if count is None or count > MAX_POSTED:
         return None
     primary = post.get(f"{CONTACTS_PREFIX}-primary", "")
     items = [

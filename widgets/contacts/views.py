@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from widgets.common.auth import StateInvalid, WidgetRequest, widget_view
 from widgets.contacts.actions import ContactsOutcome, contact_results, contacts_post
 from widgets.contacts.forms import ContactSearchForm, contacts_input
-from widgets.products.views import TEMPLATE, htmx, in_widget_language, page_loaded, page_with_contacts
+from widgets.products.views import TEMPLATE, htmx, in_widget_language
+from widgets.products.views_editor import page_loaded, page_with_contacts
 
 
 @csrf_exempt  # the widget token in the header or the form is this form's CSRF protection

@@ -13,8 +13,9 @@ from widgets.common import pricing
 from widgets.common.text import not_applied_message, session_ended, unchecked_message, unconfirmed_message
 from widgets.products.editor import drafts_of, editor_apply, too_many
 from widgets.products.forms import EditorInput, RowDraft
+from widgets.products.outcome import Saved
 from widgets.products.present import ProductsView, conflict_of, products_view
-from widgets.products.services import Saved, deal_products_save
+from widgets.products.services import deal_products_save
 from widgets.products.signing import state_read, state_sign, undo_read, undo_sign
 from widgets.products.state import Bases, EditorRow, TabState, WireRow, bases_of
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from widgets.common import pricing
+from widgets.common.posted import button_of, count_of
 from widgets.common.pricing import RowTerms
 from widgets.products.state import EditorRow, measure_code_of
 
@@ -246,9 +247,7 @@ class EditorInput:
     @property
     def action(self) -> tuple[str, str]:
         """("save", "") or ("delete", "3"): the button's name and its argument."""
-        raw = str(self.controls.cleaned_data.get("action") or "recalc")
-        name, _, argument = raw.partition(":")
-        return name, argument
+        return button_of(self.controls.cleaned_data.get("action"), default="recalc")
 
 
 def editor_input(post: QueryDict) -> EditorInput | None:
@@ -256,8 +255,7 @@ def editor_input(post: QueryDict) -> EditorInput | None:
     controls = EditorControls(post)
     if not controls.is_valid():
         return None
-    count_text = post.get(f"{ROWS_PREFIX}-count", "0")
-    count = int(count_text) if count_text.isascii() and count_text.isdigit() and len(count_text) < 6 else 0
+    count = count_of(post, f"{ROWS_PREFIX}-count", digits=5) or 0
     drafts = []
     for index in range(min(count, ABSOLUTE_MAX_ROWS)):
         data = {name: post.get(f"{ROWS_PREFIX}-{index}-{name}", "") for name in ROW_FIELDS}

@@ -16,30 +16,21 @@ loaded are shown to the person, never kept overwritten (docs/reliability.md, "Sa
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from b24app.client import B24Client, BatchResult
-from b24app.errors import (
-    AccessDenied,
-    AuthorizationLost,
-    B24Error,
-    InvalidArgument,
-    InvalidToken,
-    NotFound,
-    OutcomeUnknown,
-)
+from b24app.errors import AccessDenied, AuthorizationLost, B24Error, InvalidArgument, InvalidToken, NotFound
 from b24app.install import DEAL_TAB_PLACEMENT
 from b24app.models import Portal, UserToken
 from b24app.oauth import OneOffTokens, UserTokens
-from widgets.common.guard import GuardUnavailable, deal_save_lock, guard_passed
+from widgets.common.guard import GuardUnavailable, deal_save_lock
 from widgets.common.money import decimal_of, int_of
 from widgets.common.placement import PlacementPost, PlacementRefused, user_token_store
-from widgets.common.readonly import readonly_remember, readonly_remembered
+from widgets.common.readonly import readonly_remembered
 from widgets.common.refdata import KINDS, RefData, refdata_absorb, refdata_cached, refdata_commands, refdata_from
-from widgets.common.text import user_name_of
 from widgets.contacts.batch import (
     CONTACT_SLOTS,
     bindings_of,
@@ -49,18 +40,10 @@ from widgets.contacts.batch import (
     more_contacts_command,
 )
 from widgets.contacts.state import ContactsState
-from widgets.products.batch import deal_commands, open_commands, rows_as_read, rows_of, save_commands, snapshot_of
+from widgets.products.batch import open_commands, rows_of, save_commands, snapshot_of
+from widgets.products.outcome import RowsAttempt, Saved, save_outcome
 from widgets.products.signing import ProductChoice
-from widgets.products.state import (
-    CATALOG_MEASURES,
-    Bases,
-    DealSnapshot,
-    EditorRow,
-    TabState,
-    WireRow,
-    rows_match,
-    rows_wire,
-)
+from widgets.products.state import CATALOG_MEASURES, Bases, EditorRow, TabState, rows_wire
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +52,6 @@ PRODUCT_SEARCH_LIMIT = 10
 
 class TabUnavailable(Exception):
     """Bitrix24 did not answer the placement's first batch: nothing is verified, try again later."""
-
-
-# --- read-only memory and deal versions (also used by widgets.common.events) --------------------------
 
 
 # --- opening and reloading the tab -------------------------------------------------------------------
@@ -190,207 +170,34 @@ def _loaded(
 # --- saving ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Saved:
-    """How a save (or undo) ended, and the state to show next."""
-
-    # "saved" | "conflict" | "refused" | "invalid" | "failed" | "gone" | "session" | "unchecked"
-    # | "not_applied" (no answer, read again: nothing changed) | "unknown" (no answer, could not confirm)
-    kind: str
-    state: TabState | None = None  # after the save; theirs on a conflict; current when refused
-    before: tuple[WireRow, ...] = ()  # "saved": the rows as they were, for Undo
-    changed_by: str = ""  # "conflict": who changed the deal last, if the portal said
-    changed_at: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-def snapshot_refresh(old: DealSnapshot, deal: dict[str, Any], *, portal_id: int) -> DealSnapshot:
-    """The deal as read again, keeping what the cache no longer knows from the earlier read."""
-    refdata = refdata_from(refdata_cached(portal_id=portal_id))
-    if str(deal.get("CURRENCY_ID") or "") == old.currency.code or not refdata.currencies:
-        refdata = replace(refdata, currencies={**refdata.currencies, old.currency.code: old.currency})
-    fresh = snapshot_of(deal, refdata, deal_id=old.id, amount_title=old.amount_title)
-    if not refdata.stages:
-        fresh = replace(
-            fresh, stage_name=old.stage_name, stage_color=old.stage_color, stage_semantics=old.stage_semantics
-        )
-    return fresh if refdata.funnels else replace(fresh, funnel_name=old.funnel_name)
-
-
 def deal_products_save(
     *, portal: Portal, user_token: UserToken, expected: TabState, rows: list[EditorRow], bases: Bases
 ) -> Saved:
     """Write `rows` unless the deal's rows are no longer the `expected` ones: 1 request, 2 in rare cases.
 
     One batch reads the rows just before the write, writes them guarded by the DATE_MODIFY the tab
-    loaded, and reads back (widgets.products.batch.save_commands). A second request only when the
-    guard cannot tell: it refused for a change elsewhere in the deal while the rows are as loaded
-    (written again, guarded by the new DATE_MODIFY), or it let through a change of the rows that
-    DATE_MODIFY does not show (their rows are written back at once, and the rep gets the conflict).
+    loaded, and reads back (widgets.products.batch.save_commands); widgets.products.outcome sends it
+    and reads the answer. A second request only when the guard cannot tell: it refused for a change
+    elsewhere in the deal while the rows are as loaded (written again, guarded by the new
+    DATE_MODIFY), or it let through a change of the rows that DATE_MODIFY does not show (their rows
+    are written back at once, and the rep gets the conflict).
     """
     client = B24Client(UserTokens(user_token), max_retries=1)
     sent = rows_wire(rows, bases)
-    with deal_save_lock(portal_id=portal.pk, deal_id=expected.deal.id):
-        return _save(client, expected, sent, user_id=user_token.user_id, date_modify=expected.deal.date_modify)
-
-
-def _send(
-    client: B24Client, expected: TabState, sent: list[dict[str, Any]], *, date_modify: str, checked: bool
-) -> BatchResult | Saved:
-    """The one save batch, or what to tell the rep when it could not be sent or answered."""
     deal_id = expected.deal.id
-    loaded = [row.id for row in expected.rows if row.id is not None]
-    if not checked or len(loaded) != len(expected.rows):
-        loaded = []
-    try:
-        commands = save_commands(deal_id=deal_id, date_modify=date_modify, rows=sent, loaded=loaded)
-    except GuardUnavailable as exc:
-        log.warning("save of deal %s: not written: %s", deal_id, exc)
-        return Saved(kind="unchecked")
-    try:
-        outcome = client.batch(commands, halt=True)
-        outcome.get("was")
-        outcome.get("before")
-    except OutcomeUnknown as exc:
-        log.warning("save of deal %s: no answer to the write (%s): reading the rows again", deal_id, exc.code)
-        return _confirm(client, expected=expected, theirs=expected, sent=sent)
-    except (NotFound, InvalidArgument):
-        return Saved(kind="gone")
-    except (AuthorizationLost, InvalidToken):
-        return Saved(kind="session")
-    except B24Error as exc:
-        log.warning("save of deal %s failed: %s", deal_id, exc.code)
-        return Saved(kind="failed")
-    return outcome
-
-
-def _save(
-    client: B24Client,
-    expected: TabState,
-    sent: list[dict[str, Any]],
-    *,
-    user_id: int,
-    date_modify: str,
-    again: bool = True,
-    checked: bool = True,
-) -> Saved:
-    outcome = _send(client, expected, sent, date_modify=date_modify, checked=checked)
-    if isinstance(outcome, Saved):
-        return outcome
-    deal_id = expected.deal.id
-    theirs = _read_back(outcome, expected, portal_id=expected.portal_id, keys=("was", "before"))
-    if theirs is None:  # both reads answered (outcome.get above), so this is a malformed answer
-        log.warning("save of deal %s: the rows read with the write could not be understood", deal_id)
-        return Saved(kind="failed")
-    changed = theirs.fingerprint != expected.fingerprint
-    if changed and rows_match(sent, list(theirs.rows)):
-        # Bitrix24 already holds exactly these rows (an earlier save whose answer was lost, sent
-        # again): nothing of anyone's is at stake, so it is saved whether or not this write ran.
-        fresh = _read_back(outcome, expected, portal_id=expected.portal_id) if "set" in outcome.results else None
-        return Saved(kind="saved", state=fresh or theirs, before=expected.rows)
-    if "set" in outcome.results:
-        fresh = _read_back(outcome, expected, portal_id=expected.portal_id)
-        if changed:
-            return _put_back(client, outcome, theirs=theirs, fresh=fresh, sent=sent)
-        return Saved(kind="saved", state=fresh or theirs, before=theirs.rows)
-    if changed and any(key.startswith(("is", "hold")) for key in outcome.errors):
-        return _conflict(outcome, theirs)  # a row moved: stopped before the write
-    if any(key.startswith(("is", "hold")) for key in outcome.errors):
-        # A row check stopped the batch, yet the rows read before are the loaded ones: written
-        # again without the checks (the comparison of `before` still guards it).
-        return _save(client, expected, sent, user_id=user_id, date_modify=date_modify, again=again, checked=False)
-    if "guard" in outcome.errors or "modifier" in outcome.errors:
-        log.warning("save of deal %s: the guard could not run: %s", deal_id, list(outcome.errors))
-        return Saved(kind="failed")
-    if not guard_passed(outcome):
-        if changed:
-            return _conflict(outcome, theirs)
-        if again and date_modify != theirs.deal.date_modify:
-            # Another field changed (DATE_MODIFY moved), the rows are still the ones loaded: the rows
-            # written now lose nothing; guarded again, by the DATE_MODIFY just read.
-            return _save(client, theirs, sent, user_id=user_id, date_modify=theirs.deal.date_modify, again=False)
-        return _conflict(outcome, theirs)
-    error = outcome.errors.get("set") or B24Error()
-    return _refused(error, theirs, portal_id=expected.portal_id, user_id=user_id)
-
-
-def _conflict(outcome: BatchResult, theirs: TabState) -> Saved:
-    modifier = "" if "modifier" in outcome.errors else user_name_of(outcome.results.get("modifier"))
-    return Saved(kind="conflict", state=theirs, changed_by=modifier, changed_at=theirs.deal.date_modify)
-
-
-def _put_back(
-    client: B24Client, outcome: BatchResult, *, theirs: TabState, fresh: TabState | None, sent: list[dict[str, Any]]
-) -> Saved:
-    """The guard let the write through, but the rows had changed (a reorder or rename keeps DATE_MODIFY):
-    write their rows back, then show the conflict with the rep's own version in hand (one request).
-
-    Only while the portal still holds exactly what we wrote, guarded by the DATE_MODIFY read back:
-    if anyone wrote after us, theirs already stands and is shown.
-    """
-    deal_id = theirs.deal.id
-    if fresh is None or not rows_match(sent, list(fresh.rows)):
-        return _conflict(outcome, fresh or theirs)
-    try:
-        commands = save_commands(
-            deal_id=deal_id, date_modify=fresh.deal.date_modify, rows=rows_as_read(outcome.results.get("before"))
-        )
-        restored = client.batch(commands, halt=True)
-    except (GuardUnavailable, B24Error) as exc:
-        log.error("deal %s: another user's rows were overwritten and could not be written back: %s", deal_id, exc)
-        return Saved(kind="unknown")
-    back = _read_back(restored, theirs, portal_id=theirs.portal_id)
-    if "set" not in restored.results:
-        log.error(
-            "deal %s: another user's rows were overwritten and not written back: %s", deal_id, list(restored.errors)
-        )
-        return Saved(kind="unknown")
-    return _conflict(outcome, back or theirs)
-
-
-def _read_back(
-    outcome: BatchResult, expected: TabState, *, portal_id: int, keys: tuple[str, str] = ("deal", "rows")
-) -> TabState | None:
-    deal_key, rows_key = keys
-    if rows_key in outcome.errors or deal_key in outcome.errors or rows_key not in outcome.results:
-        return None
-    deal = outcome.results.get(deal_key)
-    snapshot = snapshot_refresh(expected.deal, deal if isinstance(deal, dict) else {}, portal_id=portal_id)
-    return expected.with_rows(rows_of(outcome.results.get(rows_key)), snapshot)
-
-
-def _confirm(client: B24Client, *, expected: TabState, theirs: TabState, sent: list[Any]) -> Saved:
-    """The write went out and its answer was lost: read the rows again (one request) and say what is true.
-
-    "saved" when Bitrix24 holds what was sent; "not_applied" when it still holds what was there
-    before; "unknown" (reload) when the read fails too or shows something else.
-    """
-    try:
-        now = _read_back(client.batch(deal_commands(expected.deal.id)), expected, portal_id=expected.portal_id)
-    except B24Error as exc:
-        log.warning("deal %s: the rows could not be read again: %s", expected.deal.id, exc.code)
-        now = None
-    if now is None:
-        return Saved(kind="unknown")
-    if rows_match(sent, list(now.rows)):
-        return Saved(kind="saved", state=now, before=theirs.rows)
-    if now.fingerprint == theirs.fingerprint:
-        return Saved(kind="not_applied")
-    return Saved(kind="unknown")
-
-
-def _refused(error: B24Error, current: TabState, *, portal_id: int, user_id: int) -> Saved:
-    deal_id = current.deal.id
-    if isinstance(error, AccessDenied):
-        readonly_remember(portal_id=portal_id, user_id=user_id, deal_id=deal_id)
-        return Saved(kind="refused", state=current)
-    if isinstance(error, NotFound):
-        return Saved(kind="gone")
-    if error.permanent:
-        # ERROR_CORE and the like: the editor validates first, so this is a portal-side rule.
-        log.warning("deal %s: the portal refused the rows: %s %s", deal_id, error.code, error.description[:200])
-        return Saved(kind="invalid")
-    return Saved(kind="failed")
+    attempt: RowsAttempt | Saved = RowsAttempt(expected=expected, date_modify=expected.deal.date_modify)
+    with deal_save_lock(portal_id=portal.pk, deal_id=deal_id):
+        # It ends: a newer DATE_MODIFY is tried once, and the row checks dropped at most once for each.
+        while isinstance(attempt, RowsAttempt):
+            try:
+                commands = save_commands(
+                    deal_id=deal_id, date_modify=attempt.date_modify, rows=sent, loaded=attempt.loaded
+                )
+            except GuardUnavailable as exc:
+                log.warning("save of deal %s: not written: %s", deal_id, exc)
+                return Saved(kind="unchecked")
+            attempt = save_outcome(client, attempt, commands, sent=sent, user_id=user_token.user_id)
+    return attempt
 
 
 # --- the catalog -----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ REST request and says when the deal was changed or deleted elsewhere — but not
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from typing import Any
@@ -11,32 +10,9 @@ from typing import Any
 import pytest
 import requests
 
-from b24app import phpform
 from tests.conftest import SandboxPortal
 from tests.widgets.contacts.test_contacts_editor import deal_with_contacts
-from tests.widgets.tab_support import DealTab, calls_since, deal_of, last_call_id, open_tab, shown
-
-_SECONDS = itertools.count(int(time.time()))
-
-
-def send_event(sandbox: SandboxPortal, portal: Any, name: str, deal_id: int, *, ts: int | None = None) -> None:
-    """The portal's event, as b24app's handler receives it (bitrix24-protocol.md §6.2)."""
-    fields = {"ID": str(deal_id)}
-    if name == "ONCRMDEALMOVETOCATEGORY":
-        fields.update(CATEGORY_ID="1", STAGE_ID="C1:NEW")
-    body = {
-        "event": name,
-        "data": {"FIELDS": fields},
-        "ts": str(next(_SECONDS) if ts is None else ts),
-        "auth": {"application_token": portal.application_token, "member_id": portal.member_id},
-    }
-    response = requests.post(
-        f"{sandbox.app_url}b24/events/",
-        data=phpform.encode(body),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=30,
-    )
-    assert response.status_code == 200
+from tests.widgets.tab_support import DealTab, calls_since, deal_of, last_call_id, open_tab, send_event, shown
 
 
 def known(page: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ from tests.widgets.tab_support import (
     last_call_id,
     opening_of,
     placement_form,
+    placement_post,
     portal_query,
     tab_fill,
 )
@@ -44,12 +45,10 @@ ENTRIES = ["tab", "menu"]
 
 def post_entry(sandbox: SandboxPortal, which: str, **overrides: str) -> requests.Response:
     if which == "tab":
-        url = f"{sandbox.app_url}deal-tab/?{portal_query(sandbox)}"
-        form = placement_form(user=3, deal_id=deal_of(3), **overrides)
+        response = placement_post(sandbox, placement_form(user=3, deal_id=deal_of(3), **overrides), timeout=60)
     else:
         url = f"{sandbox.app_url}?{portal_query(sandbox)}"
-        form = menu_form(user=1, **overrides)
-    response = requests.post(url, data=form, timeout=60)
+        response = requests.post(url, data=menu_form(user=1, **overrides), timeout=60)
     assert response.status_code < 500, (response.status_code, response.text[:2000])
     assert not any(text in response.text for text in EXCEPTION_TEXT), response.text[:2000]
     opening = opening_of(response.text) if which == "tab" and response.status_code == 200 else None

@@ -224,13 +224,10 @@ def test_a_partial_phone_number_finds_nothing_and_says_why(rep_tab: DealTab) -> 
 
 
 def test_when_bitrix24_does_not_answer_the_search_it_offers_to_retry(rep_tab: DealTab) -> None:
-    from tests.widgets.tab_support import sandbox_fault
+    from tests.widgets.tab_support import portal_down
 
-    sandbox_fault(rep_tab.sandbox, fault="down_html")
-    try:
+    with portal_down(rep_tab.sandbox):
         response = rep_tab.get("tab_contact_search", {"cq": "Smith"})
-    finally:
-        sandbox_fault(rep_tab.sandbox, fault="")
     assert response.status_code == 200
     assert "Bitrix24 did not answer the contact search." in response.text and ">Retry</button>" in response.text
 

@@ -152,13 +152,10 @@ def test_catalog_names_with_markup_are_shown_as_text(tab: DealTab) -> None:
 
 
 def test_when_the_catalog_search_fails_the_list_offers_to_retry(tab: DealTab) -> None:
-    from tests.widgets.tab_support import sandbox_fault
+    from tests.widgets.tab_support import portal_down
 
-    sandbox_fault(tab.sandbox, fault="down_html")
-    try:
+    with portal_down(tab.sandbox):
         response = tab.get("tab_products", {"q": "licence"})
-    finally:
-        sandbox_fault(tab.sandbox, fault="")
     assert response.status_code == 200
     assert "Bitrix24 did not answer the catalog search." in response.text
     assert "q=licence" in response.text and ">Retry<" in response.text

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from b24app import phpform
 from tests.conftest import SandboxPortal
 from tests.csp_support import frame_ancestors
 from tests.widgets.tab_support import (
@@ -25,7 +24,8 @@ from tests.widgets.tab_support import (
     open_tab,
     placement_form,
     placement_open,
-    sandbox_fault,
+    portal_down,
+    send_event,
     text_of,
 )
 
@@ -232,11 +232,8 @@ def test_an_uninstalled_portal_gets_no_tab(sandbox: SandboxPortal, tab_portal: A
 
 def test_when_bitrix24_does_not_answer_the_tab_offers_to_try_again(sandbox: SandboxPortal, tab_portal: Any) -> None:
     form = placement_form(user=1, deal_id=deal_of())
-    sandbox_fault(sandbox, fault="down_html")
-    try:
+    with portal_down(sandbox):
         response = post_placement(sandbox, form)
-    finally:
-        sandbox_fault(sandbox, fault="")
     assert response.status_code == 200
     assert "Bitrix24 is not answering" in response.text
     retry = dict(form_fields(response.text.replace('<form method="post"', '<form id="retry" method="post"'), "retry"))
@@ -266,19 +263,7 @@ def test_a_deal_moved_to_another_funnel_makes_the_next_opening_read_the_stages_a
 ) -> None:
     deal_id = deal_of()
     open_tab(sandbox, deal_id)  # caches the reference data
-    body = {
-        "event": "ONCRMDEALMOVETOCATEGORY",
-        "data": {"FIELDS": {"ID": str(deal_id), "CATEGORY_ID": "1", "STAGE_ID": "C1:NEW"}},
-        "ts": "1700000000",
-        "auth": {"application_token": tab_portal.application_token, "member_id": tab_portal.member_id},
-    }
-    response = requests.post(
-        f"{sandbox.app_url}b24/events/",
-        data=phpform.encode(body),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=30,
-    )
-    assert response.status_code == 200
+    send_event(sandbox, tab_portal, "ONCRMDEALMOVETOCATEGORY", deal_id, ts=1700000000)
     mark = last_call_id()
     open_tab(sandbox, deal_id)
     methods = set(calls_since(mark)[0].batch_methods)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import requests
 
-from b24app import phpform
 from tests.conftest import SandboxPortal
 from tests.widgets.tab_support import (
     DealTab,
@@ -19,7 +18,8 @@ from tests.widgets.tab_support import (
     last_call_id,
     money,
     open_tab,
-    sandbox_fault,
+    portal_down,
+    send_event,
     shown,
     text_of,
 )
@@ -42,6 +42,15 @@ def rows_set_elsewhere(sandbox: SandboxPortal, deal_id: int, user: int = 2) -> N
     """Someone else (the sales manager, by default) replaces the deal's rows through REST."""
     rows = [{"PRODUCT_NAME": "Changed elsewhere", "PRICE": 10, "QUANTITY": 1}]
     assert sandbox.result("crm.deal.productrows.set", {"id": deal_id, "rows": rows}, user=user) is True
+
+
+def save_over_a_change_elsewhere(tab: DealTab) -> tuple[requests.Response, list[Any]]:
+    """The rep sets the first row's quantity to 9, the sales manager replaces the rows, the rep saves:
+    the save's answer and the REST requests it cost."""
+    tab.post(rows_0_quantity="9")
+    rows_set_elsewhere(tab.sandbox, tab.deal_id)
+    mark = last_call_id()
+    return tab.post("save"), calls_since(mark)
 
 
 @pytest.fixture
@@ -125,11 +134,8 @@ def test_a_change_made_elsewhere_is_shown_instead_of_being_overwritten(
     sandbox: SandboxPortal, rep_tab: DealTab
 ) -> None:
     tab = rep_tab
-    tab.post(rows_0_quantity="9")
-    rows_set_elsewhere(sandbox, tab.deal_id)
-    mark = last_call_id()
-    response = tab.post("save")
-    assert len(calls_since(mark)) == 1  # the check found the conflict: nothing was written
+    response, calls = save_over_a_change_elsewhere(tab)
+    assert len(calls) == 1  # the check found the conflict: nothing was written
     assert stored_rows(tab.deal_id) == [("Changed elsewhere", Decimal("1"), Decimal("10.00"), Decimal("0"))]
     assert "Someone else changed these products" in response.text
     assert "Mark Brennan saved a different version in Bitrix24 at" in response.text
@@ -143,9 +149,7 @@ def test_in_a_conflict_keeping_their_version_loads_it_without_a_request(
     sandbox: SandboxPortal, rep_tab: DealTab
 ) -> None:
     tab = rep_tab
-    tab.post(rows_0_quantity="9")
-    rows_set_elsewhere(sandbox, tab.deal_id)
-    tab.post("save")
+    save_over_a_change_elsewhere(tab)
     mark = last_call_id()
     response = tab.post("keep_theirs", htmx=False)
     assert calls_since(mark) == []
@@ -160,9 +164,7 @@ def test_in_a_conflict_keeping_their_version_loads_it_without_a_request(
 def test_in_a_conflict_replacing_their_version_with_mine_saves_mine(sandbox: SandboxPortal, rep_tab: DealTab) -> None:
     tab = rep_tab
     mine = [tab.value(f"rows-{i}-name") for i in range(tab.rows())]
-    tab.post(rows_0_quantity="9")
-    rows_set_elsewhere(sandbox, tab.deal_id)
-    tab.post("save")
+    save_over_a_change_elsewhere(tab)
     response = tab.post("overwrite")
     assert "Saved." in response.text
     assert [r[0] for r in stored_rows(tab.deal_id)] == mine
@@ -278,19 +280,7 @@ def test_a_change_to_the_deal_forgets_that_the_user_was_refused(sandbox: Sandbox
     tab.post("save")
     assert "readonly" in open_tab(sandbox, deal_id, user=3).page
     # The deal is reassigned to the rep: the portal's event reaches the app.
-    body = {
-        "event": "ONCRMDEALUPDATE",
-        "data": {"FIELDS": {"ID": str(deal_id)}},
-        "ts": str(int(time.time())),
-        "auth": {"application_token": tab_portal.application_token, "member_id": tab_portal.member_id},
-    }
-    response = requests.post(
-        f"{sandbox.app_url}b24/events/",
-        data=phpform.encode(body),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=30,
-    )
-    assert response.status_code == 200
+    send_event(sandbox, tab_portal, "ONCRMDEALUPDATE", deal_id, ts=int(time.time()))
     assert cache.get(deal_version_key(tab_portal.pk, deal_id)) >= 1
     reopened = open_tab(sandbox, deal_id, user=3)
     assert '<form id="editor"' in reopened.page
@@ -299,11 +289,8 @@ def test_a_change_to_the_deal_forgets_that_the_user_was_refused(sandbox: Sandbox
 def test_when_bitrix24_does_not_answer_the_save_nothing_typed_is_lost(rep_tab: DealTab) -> None:
     tab = rep_tab
     tab.post(rows_0_quantity="8")
-    sandbox_fault(tab.sandbox, fault="down_html")
-    try:
+    with portal_down(tab.sandbox):
         response = tab.post("save")
-    finally:
-        sandbox_fault(tab.sandbox, fault="")
     assert response.status_code == 200
     # The save is one request that writes: a 502 page cannot say whether it was applied, and the
     # read that would tell finds the portal down too, so the tab says it could not confirm.

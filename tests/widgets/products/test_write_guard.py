@@ -57,12 +57,16 @@ def test_no_contacts_write_is_built_without_a_guard(value: str) -> None:
 # its times is replaced for the save: the app still reads the deal over HTTP, as from a real portal.
 
 
-def test_rows_are_not_written_when_date_modify_cannot_be_read(
-    sandbox: SandboxPortal, tab_portal: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def date_modify_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
     from sandbox import deal_fields
 
     monkeypatch.setattr(deal_fields, "datetime_str", lambda value: "")
+
+
+def test_rows_are_not_written_when_date_modify_cannot_be_read(
+    sandbox: SandboxPortal, tab_portal: Any, date_modify_unreadable: None
+) -> None:
     tab = open_tab(sandbox, deal_of(3), user=3)
     before = stored_rows(tab.deal_id)
     edited = tab.edit(rows_0_quantity="41")
@@ -76,11 +80,8 @@ def test_rows_are_not_written_when_date_modify_cannot_be_read(
 
 
 def test_contacts_are_not_written_when_date_modify_cannot_be_read(
-    sandbox: SandboxPortal, tab_portal: Any, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxPortal, tab_portal: Any, date_modify_unreadable: None
 ) -> None:
-    from sandbox import deal_fields
-
-    monkeypatch.setattr(deal_fields, "datetime_str", lambda value: "")
     tab = open_tab(sandbox, deal_with_contacts(2), user=3)
     stored = bound(tab.deal_id)
     tab.contacts("remove:0")
