@@ -30,6 +30,22 @@ def _current(name: str, commit: str) -> dict[str, Any] | None:
     return _load(name) if _measured_at(name, commit) else None
 
 
+# Issue 17's goal for the app's CPU per tab open, as the throughput benchmark measures it.
+CPU_PER_OPEN_GOAL_MS = 10.0
+
+
+def _throughput_goals(commit: str) -> list[list[Any]]:
+    """App CPU per tab open, with the sandbox and with the stand-in portal (the app alone)."""
+    rows: list[list[Any]] = []
+    phases = (_current("throughput", commit) or {}).get("phases", {})
+    for phase, label in (("sandbox", "with the sandbox"), ("replay", "the app alone")):
+        cpu = phases.get(phase, {}).get("app", {}).get("cpu_ms_per_open")
+        if cpu is not None:
+            goal = f"throughput: app CPU ms per tab open ({label}) ≤ {CPU_PER_OPEN_GOAL_MS:g}"
+            rows.append([goal, round(cpu, 1), "met" if cpu <= CPU_PER_OPEN_GOAL_MS else "MISSED"])
+    return rows
+
+
 def goals(commit: str) -> list[list[Any]]:
     """Each goal of the issue with what the results measured at `commit` say."""
     rows: list[list[Any]] = []
@@ -104,7 +120,7 @@ def goals(commit: str) -> list[list[Any]]:
                 "met" if above == 0 and not limits["errors"] else "MISSED",
             ]
         )
-    return rows
+    return rows + _throughput_goals(commit)
 
 
 def summarize(*, failures: dict[str, str], config: Config, quick: bool, publish: bool) -> Path:
