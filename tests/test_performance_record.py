@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from bench.report import RESULTS, UNCOMMITTED
-from bench.summary import DOCS, END, START
+from bench.summary import DOCS, END, ORDER, START
 
 FIX = "run `make bench` at a committed HEAD and commit bench/results and docs/performance.md"
 SUMMARY = RESULTS / "summary.md"
@@ -65,7 +65,8 @@ def test_the_figures_are_of_a_full_run_in_which_every_benchmark_ran() -> None:
 def test_every_table_in_the_summary_is_a_result_file_of_the_stamped_commit() -> None:
     text, commit = summary(), stamped_commit()
     names = MEASURED.findall(text)
-    assert names, f"bench/results/summary.md holds no measured table: {FIX}"
+    missing = sorted(set(ORDER) - set(names))
+    assert not missing, f"bench/results/summary.md lacks {', '.join(missing)} measured at its commit: {FIX}"
     for name in names:
         data = json.loads((RESULTS / f"{name}.json").read_text())
         assert data.get("commit") == commit, f"bench/results/{name}.json is of commit {data.get('commit')}: {FIX}"
