@@ -104,7 +104,9 @@ def save(name: str, data: dict[str, Any], markdown: str) -> Path:
     RESULTS.mkdir(exist_ok=True)
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         name += POSTGRES_SUFFIX
-    payload = {"benchmark": name, "at": datetime.now(UTC).isoformat(timespec="seconds"), **data}
+    # The commit measured, so that a summary shows only figures of the code it is stamped with.
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    payload = {"benchmark": name, "at": at, "commit": _git_commit(), **data}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(_clean(payload), indent=2, default=str) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown)

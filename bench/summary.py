@@ -20,10 +20,36 @@ def _load(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def goals() -> list[list[Any]]:
-    """Each goal of the issue with what the latest results say."""
+def _measured_at(name: str, commit: str) -> bool:
+    """Whether bench/results/<name>.json was measured at `commit` (what the summary is stamped with)."""
+    return bool(commit) and (_load(name) or {}).get("commit") == commit
+
+
+def _current(name: str, commit: str) -> dict[str, Any] | None:
+    """The results of `name` measured at `commit`, else None: goals are judged on this code only."""
+    return _load(name) if _measured_at(name, commit) else None
+
+
+# Issue 17's goal for the app's CPU per tab open, as the throughput benchmark measures it.
+CPU_PER_OPEN_GOAL_MS = 10.0
+
+
+def _throughput_goals(commit: str) -> list[list[Any]]:
+    """App CPU per tab open, with the sandbox and with the stand-in portal (the app alone)."""
     rows: list[list[Any]] = []
-    rest = _load("rest_requests")
+    phases = (_current("throughput", commit) or {}).get("phases", {})
+    for phase, label in (("sandbox", "with the sandbox"), ("replay", "the app alone")):
+        cpu = phases.get(phase, {}).get("app", {}).get("cpu_ms_per_open")
+        if cpu is not None:
+            goal = f"throughput: app CPU ms per tab open ({label}) ≤ {CPU_PER_OPEN_GOAL_MS:g}"
+            rows.append([goal, round(cpu, 1), "met" if cpu <= CPU_PER_OPEN_GOAL_MS else "MISSED"])
+    return rows
+
+
+def goals(commit: str) -> list[list[Any]]:
+    """Each goal of the issue with what the results measured at `commit` say."""
+    rows: list[list[Any]] = []
+    rest = _current("rest_requests", commit)
     if rest:
         for action in rest["actions"]:
             if action.get("requests") is None:
@@ -37,7 +63,7 @@ def goals() -> list[list[Any]]:
                         "met" if met else "MISSED",
                     ]
                 )
-    storm = _load("storm")
+    storm = _current("storm", commit)
     if storm:
         rows.append(
             [
@@ -71,7 +97,7 @@ def goals() -> list[list[Any]]:
             rows.append(
                 ["storm: time until every user sees a painted tab, p95 < 1 s", painted, "met" if met else "MISSED"]
             )
-    browser = _load("browser")
+    browser = _current("browser", commit)
     if browser and browser.get("slow_portal"):
         slow = browser["slow_portal"]
         skeleton = slow["skeleton_ms"]["p95"]
@@ -83,7 +109,7 @@ def goals() -> list[list[Any]]:
                 "met" if met else "MISSED",
             ]
         )
-    limits = _load("limiter")
+    limits = _current("limiter", commit)
     if limits and limits.get("measured"):
         above = limits["granted_above_bucket"]
         rows.append(
@@ -94,7 +120,7 @@ def goals() -> list[list[Any]]:
                 "met" if above == 0 and not limits["errors"] else "MISSED",
             ]
         )
-    return rows
+    return rows + _throughput_goals(commit)
 
 
 def summarize(*, failures: dict[str, str], config: Config, quick: bool, publish: bool) -> Path:
@@ -107,15 +133,20 @@ def summarize(*, failures: dict[str, str], config: Config, quick: bool, publish:
         f"{info['platform']}; commit {info['commit'] or 'unknown'}. Databases: {database_kind(config)}. "
         f"Cache: {config.redis_note}." + (" QUICK RUN: fewer runs, not for publishing." if quick else ""),
         "",
-        report.table("Goals", ["goal", "latest", "status"], goals()),
+        report.table("Goals", ["goal", "latest", "status"], goals(info["commit"])),
     ]
+    older: list[str] = []
     for name in [n + suffix for n in ORDER for suffix in ("", report.POSTGRES_SUFFIX)]:
         path = report.RESULTS / f"{name}.md"
-        if path.exists():
+        if path.exists() and not _measured_at(name, info["commit"]):
+            older.append(name)  # figures of other code: never stamped with this commit (issue 19)
+        elif path.exists():
             at = (_load(name) or {}).get("at", "")
             if name.endswith(report.POSTGRES_SUFFIX):
                 lines += ["The same with PostgreSQL for both databases (BENCH_DATABASE_URL), for comparison:", ""]
             lines += [path.read_text().rstrip(), "", f"<sub>{name}: measured {at}</sub>", ""]
+    if older:
+        lines += [f"Left out, measured at another commit: {', '.join(older)} (bench/results/<name>.md).", ""]
     for name, trace in failures.items():
         lines += [f"**{name} failed in the last run:** `{trace.strip().splitlines()[-1][:300]}`", ""]
     text = "\n".join(lines).rstrip() + "\n"

@@ -134,6 +134,20 @@ CASES: list[Case] = [
         [{"price": "100", "tax_included": True}],
     ),
     Case(
+        "the legacy docs' two rows: 100 × 4 and 400 × 1, the amount recalculated",
+        "deals-api-spec Appendix A.1 (legacy crm_deal_productrows_set example, PRODUCT_IDs left out); "
+        "bitrix24-pricing step 2 and Deal totals",
+        [{"PRICE": "100.00", "QUANTITY": 4}, {"PRICE": "400.00", "QUANTITY": 1}],
+        # No tax rate: EXCL = PRICE, no VAT. Lines 100 × 4 = 400 and 400 × 1 = 400.
+        [
+            StoredRow("100.00", "100.00", "100.00", "100.00", "0.00", "0.00", "4"),
+            StoredRow("400.00", "400.00", "400.00", "400.00", "0.00", "0.00", "1"),
+        ],
+        "800.00",
+        "0.00",
+        [{"price": "100", "quantity": "4"}, {"price": "400"}],
+    ),
+    Case(
         "a row sent without PRICE is stored at 0 whatever NETTO and BRUTTO say",
         "bitrix24-pricing step 2 (PRICE the only anchor), steps 6 and 7 (sent values kept)",
         [{"PRICE_NETTO": 999, "PRICE_BRUTTO": 999}],
