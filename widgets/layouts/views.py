@@ -9,14 +9,15 @@ signed widget token each request must carry plays that role (house style rule 11
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import reswap, retarget
 
 from b24app import views as b24app_views
@@ -39,11 +40,12 @@ from widgets.common.placement import (
     placement_retry_fields,
 )
 from widgets.layouts import services
-from widgets.layouts.catalog import catalog_cached
+from widgets.layouts.catalog import Catalog, catalog_cached
 from widgets.layouts.editor import LayoutOpError, layout_edit_apply, sections_retitle
 from widgets.layouts.forms import CopyForm, EditorForm, ImportForm, SaveForm, TargetForm
 from widgets.layouts.present import (
     PAGE,
+    EditorState,
     edit_focus,
     editor_failure,
     editor_state,
@@ -56,6 +58,7 @@ from widgets.layouts.present import (
     render_workspace,
     workspace_failure,
 )
+from widgets.layouts.routes import layout_action
 from widgets.layouts.schema import (
     LayoutInvalid,
     Problem,
@@ -64,7 +67,8 @@ from widgets.layouts.schema import (
     layout_json_load,
     layout_problems,
 )
-from widgets.layouts.services import NotLayoutAdmin, UnknownTarget, Workspace
+from widgets.layouts.services import AdminContext, NotLayoutAdmin, UnknownTarget, Workspace
+from widgets.templatetags.layout_notes import ALL_USERS
 
 log = logging.getLogger(__name__)
 
@@ -118,24 +122,29 @@ def page(request: WidgetRequest) -> HttpResponse:
     """One funnel's layout (everyone's, or one person's), freshly read from Bitrix24."""
     form = TargetForm(request.GET)
     if not form.is_valid():
-        return workspace_failure(request, "That link does not point to a layout. Pick a funnel on the left.")
+        return workspace_failure(request, _("That link does not point to a layout. Pick a funnel on the left."))
     cached = catalog_cached(request.portal)
     target = form.target(cached.default_funnel.id if cached else 0)
     ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
     return render_workspace(request, layout_page_context(request, ws=ws))
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint(editor_failure)
+def _editor_input(
+    request: WidgetRequest, make_form: Callable[[Catalog], EditorForm]
+) -> tuple[AdminContext, EditorState] | HttpResponse:
+    """The admin context and the editor's posted state, or the answer to give instead."""
+    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
+    state = editor_state(request, ctx.catalog, make_form(ctx.catalog))
+    return state if isinstance(state, HttpResponse) else (ctx, state)
+
+
+@layout_action(editor_failure)
 def edit(request: WidgetRequest) -> HttpResponse:
     """One editor button: add, remove, move, rename, drag and drop, preview. Nothing is sent."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    state = editor_state(request, ctx.catalog, EditorForm(request.POST))
-    if isinstance(state, HttpResponse):
-        return state
-    form, target, before = state
+    given = _editor_input(request, lambda catalog: EditorForm(request.POST))
+    if isinstance(given, HttpResponse):
+        return given
+    ctx, (form, target, before) = given
     edit = form.edit_request()
     layout, message, error = before, "", ""
     try:
@@ -157,17 +166,13 @@ def edit(request: WidgetRequest) -> HttpResponse:
     return render_editor(request, ctx.catalog, editor)
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint(editor_failure)
+@layout_action(editor_failure)
 def save(request: WidgetRequest) -> HttpResponse:
     """Save, Save for everyone (forceCommonScopeForAll) or Reset: told apart by the button."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    state = editor_state(request, ctx.catalog, SaveForm(request.POST))
-    if isinstance(state, HttpResponse):
-        return state
-    form, target, layout = state
+    given = _editor_input(request, lambda catalog: SaveForm(request.POST))
+    if isinstance(given, HttpResponse):
+        return given
+    ctx, (form, target, layout) = given
     layout = sections_retitle(layout, form.titles())
     action, origin = form.cleaned_data["action"], form.cleaned_data.get("origin") or ""
     if action == "reset":
@@ -183,9 +188,8 @@ def save(request: WidgetRequest) -> HttpResponse:
             catalog=ctx.catalog, target=target, layout=layout, origin=origin, baseline=baseline, error=PROBLEMS_FIRST
         )
         return render_editor(request, ctx.catalog, editor)
-    note = ("imported" if origin == "imported" else "saved") + (
-        " and made the layout for all users" if action == "everyone" else ""
-    )
+    # Notes are stored in English and translated when shown (widgets.templatetags.layout_notes).
+    note = ("imported" if origin == "imported" else "saved") + (ALL_USERS if action == "everyone" else "")
     version = services.layout_save(ctx=ctx, target=target, layout=layout, note=note, for_everyone=action == "everyone")
     ws = Workspace(ctx.catalog, target, layout, saved=True)
     return render_workspace(request, layout_page_context(request, ws=ws, message=saved_message(version.number, action)))
@@ -204,22 +208,17 @@ def saved_message(number: int, action: str) -> str:
     return _("Saved as version %(n)s. Deal cards in this funnel show it from now on.") % {"n": number}
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint(editor_failure)
+@layout_action(editor_failure)
 def copy(request: WidgetRequest) -> HttpResponse:
     """The layout in the editor to the common layout of the funnels ticked: one batch."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    choices = [(f.id, f.name) for f in ctx.catalog.funnels]
-    state = editor_state(request, ctx.catalog, CopyForm(request.POST, funnel_choices=choices))
-    if isinstance(state, HttpResponse):
-        return state
-    form, target, layout = state
+    given = _editor_input(request, lambda catalog: CopyForm(request.POST, funnel_choices=_funnel_choices(catalog)))
+    if isinstance(given, HttpResponse):
+        return given
+    ctx, (form, target, layout) = given
     layout = sections_retitle(layout, form.titles())
     source = ctx.catalog.funnel(target.category_id)
     if source is None:  # editor_state checked the funnel; it cannot have gone since
-        return editor_failure(request, "That funnel is no longer in Bitrix24. Nothing was copied.")
+        return editor_failure(request, _("That funnel is no longer in Bitrix24. Nothing was copied."))
     if layout_problems(layout, known_fields=ctx.catalog.known):
         return render_editor(
             request,
@@ -227,17 +226,15 @@ def copy(request: WidgetRequest) -> HttpResponse:
             layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, error=PROBLEMS_FIRST),
         )
     result = services.layout_copy(ctx=ctx, source=source, layout=layout, funnel_ids=form.cleaned_data["funnels"])
-    names = ", ".join(f.name for f in result.copied)
-    message = f"Copied to {names}. Each funnel keeps its previous layout in its history." if names else ""
-    error = f"Bitrix24 refused the copy to {', '.join(f.name for f in result.failed)}." if result.failed else ""
+    copied, failed = ", ".join(f.name for f in result.copied), ", ".join(f.name for f in result.failed)
+    message = _("Copied to %(names)s. Each funnel keeps its previous layout in its history.") % {"names": copied}
+    message = message if copied else ""
+    error = _("Bitrix24 refused the copy to %(names)s.") % {"names": failed} if failed else ""
     editor = layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, message=message, error=error)
     return render_editor(request, ctx.catalog, editor)
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint()
+@layout_action()
 def import_json(request: WidgetRequest) -> HttpResponse:
     """A JSON layout (pasted or a file), validated in full; it lands in the editor, unsent."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
@@ -252,9 +249,11 @@ def import_json(request: WidgetRequest) -> HttpResponse:
     if ctx.catalog.funnel(target.category_id) is None:
         raise UnknownTarget(f"funnel {target.category_id}")
     count = len(layout.sections)
-    message = (
-        f"Imported {count} section{'s' if count != 1 else ''}. Check the layout, then Save to send it to Bitrix24."
-    )
+    message = ngettext(
+        "Imported %(count)s section. Check the layout, then Save to send it to Bitrix24.",
+        "Imported %(count)s sections. Check the layout, then Save to send it to Bitrix24.",
+        count,
+    ) % {"count": count}
     editor = layout_editor_view(
         catalog=ctx.catalog, target=target, layout=layout, origin="imported", baseline="", message=message
     )
@@ -263,6 +262,10 @@ def import_json(request: WidgetRequest) -> HttpResponse:
     )
     # The import form targets itself (#import) so that its errors show there; success is bigger.
     return reswap(retarget(response, "#workspace"), "outerHTML") if is_htmx(request) else response
+
+
+def _funnel_choices(catalog: Catalog) -> list[tuple[int, str]]:
+    return [(f.id, f.name) for f in catalog.funnels]
 
 
 def import_refused(request: WidgetRequest, problems: list[str], *, text: str) -> HttpResponse:
@@ -277,4 +280,4 @@ def import_refused(request: WidgetRequest, problems: list[str], *, text: str) ->
             "target": target,
         }
         return render(request, PAGE + "#import", context)
-    return workspace_failure(request, "Not imported; nothing was sent to Bitrix24. " + " ".join(problems[:5]))
+    return workspace_failure(request, _("Not imported; nothing was sent to Bitrix24.") + " " + " ".join(problems[:5]))
