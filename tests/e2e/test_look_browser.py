@@ -72,7 +72,7 @@ class Watch:
 DATA = (
     ".la-label, .la-add, .la-preview-row dt, .la-preview-section h3, .la-funnels a, .la-person, .stage, .deal-line,"
     " .deal-amount span, .contact-name, .option-name, td.name, .la-h1-sub, h1, .la-lead, .la-versions td:nth-child(3),"
-    " .la-check, option, .contact-channels, .la-palette select"
+    " .la-check, option, .contact-channels, .la-palette select, code, .link > .sr-only"
 )
 # Every visible text node and label-like attribute (confirm texts included), outside the data,
 # tested against our strings, and against any English wording at all: a string built in Python
@@ -88,8 +88,8 @@ ENGLISH_LEFT = """([strings, data, same]) => {
     for (const s of strings) if (new RegExp('(^|[^A-Za-z])' + escape(s) + '($|[^A-Za-z])').test(text)) {
       found.add(s + where);
     }
-    const words = text.match(english);
-    if (words) found.add('English words: ' + text.trim().slice(0, 80) + where);
+    // A sentence with no Russian word in it is English (one with a Russian word names data in it).
+    if (!/[А-Яа-яЁё]/.test(text) && english.test(text)) found.add('English words: ' + text.trim().slice(0, 80) + where);
   };
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
