@@ -1,6 +1,6 @@
-"""The app's main page (PLACEMENT=DEFAULT) and the card layout editor.
+"""The card layout editor (the app's main page, PLACEMENT=DEFAULT, opens in views_open).
 
-Every endpoint but the entry POST needs an "admin" widget token (widgets.common.auth) AND passes the
+Every endpoint needs an "admin" widget token (widgets.common.auth) AND passes the
 server-side admin check of widgets.layouts.services. They are csrf_exempt: they are framed
 cross-site by the portal, where cookies (and so Django's CSRF cookie) cannot be relied on; the
 signed widget token each request must carry plays that role (house style rule 11).
@@ -10,34 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
 
-from b24app import views as b24app_views
-from b24app.errors import B24Error
-from b24app.models import Portal
 from widgets.common.auth import (
-    TOKEN_HEADER,
-    WidgetIdentity,
     WidgetRequest,
-    frame_for_portal,
-    widget_token_mint,
     widget_view,
-)
-from widgets.common.failures import failure_reason
-from widgets.common.placement import (
-    PlacementMalformed,
-    PlacementRefused,
-    placement_parse,
-    placement_portal,
-    placement_retry_fields,
 )
 from widgets.layouts import services
 from widgets.layouts.catalog import Catalog, catalog_cached
@@ -53,7 +36,6 @@ from widgets.layouts.present import (
     layout_editor_view,
     layout_endpoint,
     layout_page_context,
-    refused,
     render_editor,
     render_workspace,
     workspace_failure,
@@ -67,52 +49,10 @@ from widgets.layouts.schema import (
     layout_json_load,
     layout_problems,
 )
-from widgets.layouts.services import AdminContext, NotLayoutAdmin, UnknownTarget, Workspace
+from widgets.layouts.services import AdminContext, UnknownTarget, Workspace
 from widgets.templatetags.layout_notes import ALL_USERS
 
 log = logging.getLogger(__name__)
-
-
-def _framed(response: HttpResponse, portal: Portal | None) -> HttpResponse:
-    """Framable by the portal the POST named, when it named one we know; by nobody otherwise."""
-    return frame_for_portal(response, portal) if portal else response
-
-
-@csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
-@require_http_methods(["GET", "POST"])
-def main_page(request: HttpRequest) -> HttpResponse:
-    """GET: the landing page. POST from the portal's app menu: the layout page, for admins."""
-    if request.method == "GET":
-        return b24app_views.home(request)
-    portal: Portal | None = None
-    try:
-        post = placement_parse(request)
-        portal = placement_portal(post)
-        if portal.status != Portal.Status.INSTALLED:
-            return frame_for_portal(refused(request, reason="reauth", status=200), portal)
-        opened = services.layout_admin_open(post=post, portal=portal)
-    except PlacementRefused as exc:
-        log.warning("layout page refused: %s", exc)
-        response = refused(request, reason="unverified", status=400 if isinstance(exc, PlacementMalformed) else 403)
-        return _framed(response, portal)
-    except NotLayoutAdmin:
-        # A page the person is meant to read (200): a 403 would show in the portal's console as a failure.
-        return _framed(refused(request, status=200), portal)
-    except B24Error as exc:
-        log.warning("layout page: Bitrix24 failed on open: %s", exc)
-        retry = {
-            "placement_retry": placement_retry_fields(request),
-            "placement_url": request.get_full_path(),
-            "failure": failure_reason(exc),  # what happened, not always "did not answer" (a 502 answers at once)
-        }
-        return _framed(refused(request, reason="unavailable", status=200, extra=retry), portal)
-    identity = WidgetIdentity(portal.pk, opened.user_token.user_id, None, "admin", post.lang)
-    widget = cast(WidgetRequest, request)
-    widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token
-    widget.widget_token = widget_token_mint(identity=identity)
-    response = render(request, PAGE, layout_page_context(widget, ws=opened.workspace))
-    response[TOKEN_HEADER] = widget.widget_token
-    return frame_for_portal(response, portal)
 
 
 @require_GET
