@@ -210,7 +210,12 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
     context = scrollbar_chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     dialogs: list[str] = []  # what the confirm dialogs said, checked for English too
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
     watch = Watch(page)
     problems: list[str] = []
 
