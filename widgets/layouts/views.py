@@ -9,7 +9,6 @@ signed widget token each request must carry plays that role (house style rule 11
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -23,15 +22,14 @@ from widgets.common.auth import (
     widget_view,
 )
 from widgets.layouts import services
+from widgets.layouts.batch import Target
 from widgets.layouts.catalog import Catalog, catalog_cached
 from widgets.layouts.editor import LayoutOpError, layout_edit_apply, sections_retitle
 from widgets.layouts.forms import CopyForm, EditorForm, ImportForm, SaveForm, TargetForm
 from widgets.layouts.present import (
     PAGE,
-    EditorState,
     edit_focus,
     editor_failure,
-    editor_state,
     is_htmx,
     layout_editor_view,
     layout_endpoint,
@@ -40,8 +38,9 @@ from widgets.layouts.present import (
     render_workspace,
     workspace_failure,
 )
-from widgets.layouts.routes import layout_action
+from widgets.layouts.routes import editor_action, layout_action
 from widgets.layouts.schema import (
+    Layout,
     LayoutInvalid,
     Problem,
     layout_check,
@@ -69,22 +68,9 @@ def page(request: WidgetRequest) -> HttpResponse:
     return render_workspace(request, layout_page_context(request, ws=ws))
 
 
-def _editor_input(
-    request: WidgetRequest, make_form: Callable[[Catalog], EditorForm]
-) -> tuple[AdminContext, EditorState] | HttpResponse:
-    """The admin context and the editor's posted state, or the answer to give instead."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    state = editor_state(request, ctx.catalog, make_form(ctx.catalog))
-    return state if isinstance(state, HttpResponse) else (ctx, state)
-
-
-@layout_action(editor_failure)
-def edit(request: WidgetRequest) -> HttpResponse:
+@editor_action(lambda request, catalog: EditorForm(request.POST))
+def edit(request: WidgetRequest, ctx: AdminContext, form: EditorForm, target: Target, before: Layout) -> HttpResponse:
     """One editor button: add, remove, move, rename, drag and drop, preview. Nothing is sent."""
-    given = _editor_input(request, lambda catalog: EditorForm(request.POST))
-    if isinstance(given, HttpResponse):
-        return given
-    ctx, (form, target, before) = given
     edit = form.edit_request()
     layout, message, error = before, "", ""
     try:
@@ -106,13 +92,9 @@ def edit(request: WidgetRequest) -> HttpResponse:
     return render_editor(request, ctx.catalog, editor)
 
 
-@layout_action(editor_failure)
-def save(request: WidgetRequest) -> HttpResponse:
+@editor_action(lambda request, catalog: SaveForm(request.POST))
+def save(request: WidgetRequest, ctx: AdminContext, form: EditorForm, target: Target, layout: Layout) -> HttpResponse:
     """Save, Save for everyone (forceCommonScopeForAll) or Reset: told apart by the button."""
-    given = _editor_input(request, lambda catalog: SaveForm(request.POST))
-    if isinstance(given, HttpResponse):
-        return given
-    ctx, (form, target, layout) = given
     layout = sections_retitle(layout, form.titles())
     action, origin = form.cleaned_data["action"], form.cleaned_data.get("origin") or ""
     if action == "reset":
@@ -148,13 +130,9 @@ def saved_message(number: int, action: str) -> str:
     return _("Saved as version %(n)s. Deal cards in this funnel show it from now on.") % {"n": number}
 
 
-@layout_action(editor_failure)
-def copy(request: WidgetRequest) -> HttpResponse:
+@editor_action(lambda request, catalog: CopyForm(request.POST, funnel_choices=_funnel_choices(catalog)))
+def copy(request: WidgetRequest, ctx: AdminContext, form: EditorForm, target: Target, layout: Layout) -> HttpResponse:
     """The layout in the editor to the common layout of the funnels ticked: one batch."""
-    given = _editor_input(request, lambda catalog: CopyForm(request.POST, funnel_choices=_funnel_choices(catalog)))
-    if isinstance(given, HttpResponse):
-        return given
-    ctx, (form, target, layout) = given
     layout = sections_retitle(layout, form.titles())
     source = ctx.catalog.funnel(target.category_id)
     if source is None:  # editor_state checked the funnel; it cannot have gone since

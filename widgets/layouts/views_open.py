@@ -69,6 +69,19 @@ def _placement(request: HttpRequest) -> tuple[PlacementPost, Portal] | HttpRespo
     return post, portal
 
 
+def _placement_opened(request: HttpRequest) -> tuple[PlacementPost, Portal] | HttpResponse:
+    """The fill's placement, once the one-time token its first paint minted for it is spent."""
+    placed = _placement(request)
+    if isinstance(placed, HttpResponse):
+        return placed
+    try:
+        opening_spend(request.headers.get(OPENING_HEADER, ""), portal_id=placed[1].pk, auth_id=placed[0].auth_id)
+    except OpeningRefused as exc:
+        log.info("layout page opening refused for %s: %s", placed[1].member_id, exc)
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    return placed
+
+
 @csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
 @require_http_methods(["GET", "POST"])
 def main_page(request: HttpRequest) -> HttpResponse:
@@ -98,15 +111,10 @@ def main_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def open_page(request: HttpRequest) -> HttpResponse:
     """Fill the first paint: verify AUTH_ID, check the admin and read the layout, in one request."""
-    placed = _placement(request)
+    placed = _placement_opened(request)
     if isinstance(placed, HttpResponse):
         return placed
     post, portal = placed
-    try:
-        opening_spend(request.headers.get(OPENING_HEADER, ""), portal_id=portal.pk, auth_id=post.auth_id)
-    except OpeningRefused as exc:
-        log.info("layout page opening refused for %s: %s", portal.member_id, exc)
-        return HttpResponseForbidden("Forbidden", content_type="text/plain")
     try:
         opened = services.layout_admin_open(post=post, portal=portal)
     except PlacementRefused as exc:
