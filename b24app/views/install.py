@@ -6,6 +6,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -24,7 +25,7 @@ def install(request: HttpRequest) -> HttpResponse:
     missing = [name for name in REQUIRED if not request.POST.get(name)]
     if missing:
         log.warning("install refused: missing %s", ", ".join(missing))
-        return _refused(request, "This page is opened by Bitrix24 when an administrator installs Deal Desk.", 400)
+        return _refused(request, _("This page is opened by Bitrix24 when an administrator installs Deal Desk."), 400)
     install_request = InstallRequest(
         access_token=request.POST["AUTH_ID"],
         refresh_token=request.POST["REFRESH_ID"],
@@ -38,10 +39,10 @@ def install(request: HttpRequest) -> HttpResponse:
         result = portal_install(request=install_request)
     except InstallRefused as exc:
         log.warning("install refused for member_id %s: %s", install_request.member_id[:40], exc)
-        return _refused(request, "Deal Desk could not verify this installation with Bitrix24.", 403)
+        return _refused(request, _("Deal Desk could not verify this installation with Bitrix24."), 403)
     except B24Error as exc:
         log.warning("install failed for %s: %s", install_request.member_id[:40], exc)
-        return _refused(request, "Bitrix24 did not answer as expected. Please try installing again.", 502)
+        return _refused(request, _("Bitrix24 did not answer as expected. Please try installing again."), 502)
     response = render(
         request,
         "b24app/install_done.html",

@@ -188,6 +188,44 @@
     }
   });
 
+  // A button of the rows form (Save above all) pressed while a recalculation is on its way: htmx
+  // would abort the recalculation (hx-sync replace) and log the abort as a console error. Hold the
+  // press instead, and press the same button again once the recalculation is back (its answer
+  // redraws the buttons, so it is found anew), unless it is disabled by then.
+  let recalculating = false;
+  let heldPress = null;
+  // beforeSend, not beforeRequest: a request cancelled before it is sent never ends with afterRequest.
+  body.addEventListener("htmx:beforeSend", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "editor-rows") recalculating = true;
+  });
+  body.addEventListener("htmx:confirm", function (event) {
+    const form = event.detail.elt;
+    if (!recalculating || !form || form.id !== "editor") return;
+    event.preventDefault();
+    const submit = event.detail.triggeringEvent;
+    const button = submit && submit.submitter;
+    heldPress = button && button.name ? { name: button.name, value: button.value } : { name: "", value: "" };
+  });
+  function pressHeld() {
+    if (!heldPress || recalculating) return; // a newer recalculation started: wait for that one
+    const press = heldPress;
+    heldPress = null;
+    const form = document.getElementById("editor");
+    if (!form) return;
+    const button = press.name
+      ? Array.from(form.querySelectorAll("button[name]")).find(function (b) {
+          return b.name === press.name && b.value === press.value;
+        })
+      : null;
+    if (button && !button.disabled) button.click();
+    else if (!press.name) form.requestSubmit();
+  }
+  body.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.elt || event.detail.elt.id !== "editor-rows") return;
+    recalculating = false;
+    window.setTimeout(pressHeld, 0); // after the answer's buttons are in place
+  });
+
   // After a recalculation only the error texts change: mark their inputs invalid or valid.
   function markInvalid(root) {
     (root || document).querySelectorAll(".cell-error[id]").forEach(function (error) {

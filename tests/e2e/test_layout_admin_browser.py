@@ -126,3 +126,32 @@ def test_export_downloads_a_json_file_and_no_request_carries_the_token_in_its_ur
     finally:
         context.close()
     assert urls and not [u for u in urls if "widget_token" in u]
+
+
+def test_with_a_slow_portal_the_layout_page_shows_its_skeleton_then_fills_and_works(
+    installed: Installed, tab: Any
+) -> None:
+    """Bitrix24 answering 3 s late (the sandbox's delay fault): the frame paints the skeleton at
+    once, says Bitrix24 is busy after a second, then fills itself with a page whose buttons work
+    (the widget token came with the fill)."""
+    from tests.widgets.tab_support import sandbox_fault
+
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    sandbox_fault(installed.sandbox, delay_ms=3000)
+    try:
+        tab.goto(f"{installed.sandbox.url}app/1/")
+        frame = tab.frame_locator("iframe.app-frame")
+        frame.locator(".opening-skeleton").wait_for(state="visible", timeout=10_000)
+        assert frame.locator("#editor").count() == 0
+        frame.get_by_text("Bitrix24 is busy, loading…").wait_for(state="visible", timeout=5_000)
+        frame.locator("#editor").wait_for(timeout=30_000)
+    finally:
+        sandbox_fault(installed.sandbox, delay_ms=0)
+    assert frame.locator(".opening-skeleton").count() == 0
+    with tab.expect_response(lambda r: "/layout/edit/" in r.url) as answered:
+        frame.locator('button[value="preview"]').click()
+    assert answered.value.status == 200
+    frame.locator(".la-preview").wait_for()
+    assert frame.locator("#session-ended").is_hidden()
+    assert errors == []

@@ -72,17 +72,24 @@ class Watch:
 DATA = (
     ".la-label, .la-add, .la-preview-row dt, .la-preview-section h3, .la-funnels a, .la-person, .stage, .deal-line,"
     " .deal-amount span, .contact-name, .option-name, td.name, .la-h1-sub, h1, .la-lead, .la-versions td:nth-child(3),"
-    " .la-check, .la-group h3, option, .contact-channels, .la-palette select"
+    " .la-check, option, .contact-channels, .la-palette select, code, .link > .sr-only"
 )
-# Every visible text node and label-like attribute, outside the data, tested against our strings.
-ENGLISH_LEFT = """([strings, data]) => {
+# Every visible text node and label-like attribute (confirm texts included), outside the data,
+# tested against our strings, and against any English wording at all: a string built in Python
+# that never reached the catalogue is English too. Quoted names (“…”, «…») are the portal's data.
+ENGLISH_LEFT = """([strings, data, same]) => {
   const found = new Set();
   const escape = (s) => s.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
+  const english = /[A-Za-z]{2,}[ ,:;'’]+[A-Za-z]{2,}|^\\s*[A-Za-z]{3,}[.!?]?\\s*$/;
   const test = (text, el) => {
-    text = text.replaceAll('Deal Desk', '').replaceAll('Bitrix24', '');
+    for (const word of same) text = text.replaceAll(word, '');
+    text = text.replace(/“[^”]*”|«[^»]*»/g, '');
+    const where = el ? ' (' + el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ')' : '';
     for (const s of strings) if (new RegExp('(^|[^A-Za-z])' + escape(s) + '($|[^A-Za-z])').test(text)) {
-      found.add(el ? s + ' (' + el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ')' : s);
+      found.add(s + where);
     }
+    // A sentence with no Russian word in it is English (one with a Russian word names data in it).
+    if (!/[А-Яа-яЁё]/.test(text) && english.test(text)) found.add('English words: ' + text.trim().slice(0, 80) + where);
   };
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
@@ -91,10 +98,11 @@ ENGLISH_LEFT = """([strings, data]) => {
     if (el.getClientRects().length === 0 && !el.closest('.sr-only, .la-sr')) continue;
     test(node.textContent, el);
   }
-  // aria-labels name the data they act on ("Move Amount up"), so only placeholders and tooltips.
-  for (const el of document.querySelectorAll('[placeholder], [title]')) {
+  // aria-labels name the data they act on ("Move Amount up"), so only placeholders, tooltips and
+  // the confirm dialogs htmx will show.
+  for (const el of document.querySelectorAll('[placeholder], [title], [hx-confirm]')) {
     if (el.closest(data)) continue;
-    test([el.getAttribute('placeholder'), el.getAttribute('title')].join(' | '));
+    for (const name of ['placeholder', 'title', 'hx-confirm']) if (el.getAttribute(name)) test(el.getAttribute(name));
   }
   return [...found].sort();
 }"""
@@ -151,7 +159,7 @@ class Screen:
             if v["impact"] in ("serious", "critical"):
                 problems.append(f"{name}: axe {v['id']} on {[n['target'] for n in v['nodes']][:4]}")
         if self.lang == "ru":
-            left = self.frame.evaluate(ENGLISH_LEFT, [english_strings(), DATA])
+            left = self.frame.evaluate(ENGLISH_LEFT, [english_strings(), DATA, sorted(SAME_IN_RUSSIAN)])
             if left:
                 problems.append(f"{name}: English under LANG=ru: {left[:8]}")
         for width in (768, 360):
@@ -201,7 +209,13 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
 
     context = scrollbar_chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
+    dialogs: list[str] = []  # what the confirm dialogs said, checked for English too
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
     watch = Watch(page)
     problems: list[str] = []
 
@@ -256,9 +270,16 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
     admin.locator('button[value="edit"]').click()
     admin.locator(".la-field button.i-down:not([disabled])").first.click()
     admin.locator("[data-dirty]").wait_for()
+    problems += layout.check("layout edited")
+    admin.locator('button[value="section_add"]').click()  # no title typed: the editor says why not
+    admin.locator(".la-editor .la-callout.error").wait_for(timeout=20_000)
+    problems += layout.check("layout validation error")
     admin.locator('button[value="save"]').first.click()
     admin.locator(".la-callout.ok").first.wait_for(timeout=20_000)
     problems += layout.check("layout saved")
+    admin.locator('.la-history a[hx-target="#diff"]').first.click()
+    admin.locator("#diff li").first.wait_for(timeout=20_000)
+    problems += layout.check("layout history: what changed")
     admin.locator(".la-history form[hx-confirm] button").first.click()
     admin.locator(".la-callout.ok").first.wait_for(timeout=20_000)
     problems += layout.check("layout rolled back")
@@ -270,4 +291,8 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
     problems += Screen(page, "iframe.app-frame", lang).check("ask your administrator")
 
     context.close()
+    if lang == "ru":
+        problems += [
+            f"English in a confirm dialog: {text}" for text in dialogs if re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", text)
+        ]
     assert not problems + watch.problems, "\n".join(problems + watch.problems)

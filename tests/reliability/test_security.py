@@ -101,10 +101,11 @@ def entry_url(installed: Installed, which: str, **query: str) -> str:
 
 
 def enter(installed: Installed, which: str, form: dict[str, str], **query: str) -> requests.Response:
-    """The entry POST as the portal sends it; for the tab, also the fill its skeleton asks for at
-    once (the first paint shows nothing of the deal: the fill is where AUTH_ID is verified)."""
+    """The entry POST as the portal sends it, and the fill its skeleton asks for at once (the first
+    paint shows nothing of the portal: the fill is where AUTH_ID is verified)."""
     response = requests.post(entry_url(installed, which, **query), data=form, timeout=30)
-    opening = opening_of(response.text) if which == "tab" and response.status_code == 200 else None
+    # Both entries answer a first paint whose fill runs the opening request (the tab's and the layout page's).
+    opening = opening_of(response.text) if response.status_code == 200 else None
     return tab_fill(installed.sandbox, opening) if opening is not None else response
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench.portal import opening_of
 from devtools import portal
 from devtools.portal import fresh_app_cache
 from tests.conftest import SandboxPortal
@@ -30,6 +31,7 @@ __all__ = [
     "editor_fields",
     "installed_fixture",
     "open_admin",
+    "open_paint",
     "page_as",
     "placement_form",
     "portal_calls",
@@ -105,11 +107,24 @@ class AdminPage:
 
 
 def open_admin(sandbox: SandboxPortal, *, user: int = 1, **overrides: str) -> AdminPage:
-    """POST the DEFAULT placement to the app's main URL, as the portal does from its app menu."""
-    response = requests.post(
-        f"{sandbox.app_url}?{portal_query(sandbox)}", data=placement_form(user=user, **overrides), timeout=30
-    )
+    """POST the DEFAULT placement to the app's main URL, as the portal does from its app menu, then
+    the fill its first paint sends (as a plain form post: the whole page, as a test wants to read it)."""
+    response = open_paint(sandbox, user=user, **overrides)
+    opening = opening_of(response.text) if response.status_code == 200 else None
+    if opening is not None:
+        response = requests.post(
+            sandbox.app_url.rstrip("/") + opening.url,
+            data=opening.fields,
+            headers={"X-Opening-Token": opening.token},
+            timeout=30,
+        )
     return AdminPage(sandbox, response, response.headers.get("X-Widget-Token", ""))
+
+
+def open_paint(sandbox: SandboxPortal, *, user: int = 1, **overrides: str) -> requests.Response:
+    """The placement POST alone: the layout page's first paint."""
+    url = f"{sandbox.app_url}?{portal_query(sandbox)}"
+    return requests.post(url, data=placement_form(user=user, **overrides), timeout=30)
 
 
 @pytest.fixture(name="admin")

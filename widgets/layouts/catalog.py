@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 from b24app.models import Portal
 from widgets.layouts.schema import PSEUDO_FIELDS
@@ -29,9 +30,15 @@ class Funnel:
 @dataclass(frozen=True)
 class FieldInfo:
     name: str
-    label: str
+    given_label: str  # the portal's title; for a card pseudo-field our English label
     kind: str  # "card" (pseudo-field), "deal" (standard) or "custom" (UF_)
     deprecated: bool = False
+
+    @property
+    def label(self) -> str:
+        """In the reader's language: the portal's titles come translated, ours are translated here
+        (the catalogue is cached for every reader, whatever their language)."""
+        return _(self.given_label) if self.kind == "card" else self.given_label
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class Catalog:
 
     @property
     def default_funnel(self) -> Funnel:
-        fallback = self.funnels[0] if self.funnels else Funnel(0, "General", True)
+        fallback = self.funnels[0] if self.funnels else Funnel(0, _("General"), True)
         return next((f for f in self.funnels if f.is_default), fallback)
 
 
@@ -63,7 +70,7 @@ def _is_yes(value: Any) -> bool:
 def catalog_from_api(categories: Any, fields: Any) -> Catalog:
     raw = categories.get("categories", []) if isinstance(categories, dict) else categories
     funnels = tuple(
-        Funnel(int(c["id"]), str(c.get("name") or f"Funnel {c['id']}"), _is_yes(c.get("isDefault")))
+        Funnel(int(c["id"]), str(c.get("name") or _("Funnel %(id)s") % {"id": c["id"]}), _is_yes(c.get("isDefault")))
         for c in (raw if isinstance(raw, list) else [])
         if isinstance(c, dict) and str(c.get("id", "")).isdigit()
     )
@@ -87,13 +94,13 @@ def user_name_remember(portal: Portal, user: Any) -> str:
     if not isinstance(user, dict) or not str(user.get("ID", "")).isdigit():
         return ""
     name = " ".join(str(user.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
-    name = name or str(user.get("EMAIL") or "") or f"User {user['ID']}"
+    name = name or str(user.get("EMAIL") or "") or _("User %(id)s") % {"id": user["ID"]}
     cache.set(catalog_key("name", portal, int(user["ID"])), name[:200], NAME_TTL)
     return name
 
 
 def user_name(portal: Portal, user_id: int) -> str:
-    return str(cache.get(catalog_key("name", portal, user_id)) or f"User #{user_id}")
+    return str(cache.get(catalog_key("name", portal, user_id)) or _("User #%(id)s") % {"id": user_id})
 
 
 def catalog_cached(portal: Portal) -> Catalog | None:

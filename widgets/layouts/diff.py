@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from widgets.layouts.schema import Layout, Section
 
 
@@ -58,22 +61,35 @@ def _section_changes(old: Layout, new: Layout) -> list[Change]:
     changes: list[Change] = []
     for section in new.sections:
         if section.name not in before:
-            changes.append(Change("added", f"Section {_quoted(section.title)} added"))
+            changes.append(Change("added", _("Section %(section)s added") % {"section": _quoted(section.title)}))
     for section in old.sections:
         if section.name not in after:
-            count = len(section.elements)
-            fields = f" with its {count} field{'s' if count != 1 else ''}" if count else ""
-            changes.append(Change("removed", f"Section {_quoted(section.title)} removed{fields}"))
+            changes.append(Change("removed", _section_removed(section)))
         elif after[section.name].title != section.title:
-            text = f"Section {_quoted(section.title)} renamed to {_quoted(after[section.name].title)}"
-            changes.append(Change("renamed", text))
+            names = {"old": _quoted(section.title), "new": _quoted(after[section.name].title)}
+            changes.append(Change("renamed", _("Section %(old)s renamed to %(new)s") % names))
     old_order = [s.name for s in old.sections if s.name in after]
     new_order = [s.name for s in new.sections if s.name in before]
     kept = _kept_in_order(old_order, new_order)
     for position, name in enumerate(new_order, start=1):
         if name not in kept:
-            changes.append(Change("moved", f"Section {_quoted(after[name].title)} moved to position {position}"))
+            where = {"section": _quoted(after[name].title), "n": position}
+            changes.append(Change("moved", _("Section %(section)s moved to position %(n)s") % where))
     return changes
+
+
+def _section_removed(section: Section) -> str:
+    count, shown = len(section.elements), {"section": _quoted(section.title), "count": len(section.elements)}
+    if not count:
+        return _("Section %(section)s removed") % shown
+    return (
+        ngettext(
+            "Section %(section)s removed with its %(count)s field",
+            "Section %(section)s removed with its %(count)s fields",
+            count,
+        )
+        % shown
+    )
 
 
 def _places(layout: Layout) -> dict[str, tuple[Section, int]]:
@@ -87,18 +103,22 @@ def _places(layout: Layout) -> dict[str, tuple[Section, int]]:
 def _field_changes(old: Layout, new: Layout, label: Callable[[str], str]) -> list[Change]:
     before, after = _places(old), _places(new)
     changes: list[Change] = []
-    for name, (section, _) in after.items():
+    for name, (section, _index) in after.items():
         if name not in before:
-            changes.append(Change("added", f"Field {_quoted(label(name))} added to {_quoted(section.title)}"))
-    for name, (section, _) in before.items():
+            shown = {"field": _quoted(label(name)), "section": _quoted(section.title)}
+            changes.append(Change("added", _("Field %(field)s added to %(section)s") % shown))
+    for name, (section, _index) in before.items():
         if name not in after:
-            changes.append(Change("removed", f"Field {_quoted(label(name))} removed from {_quoted(section.title)}"))
-    for name, (section, _) in after.items():
+            shown = {"field": _quoted(label(name)), "section": _quoted(section.title)}
+            changes.append(Change("removed", _("Field %(field)s removed from %(section)s") % shown))
+    for name, (section, _index) in after.items():
         if name in before and before[name][0].name != section.name:
-            text = (
-                f"Field {_quoted(label(name))} moved from {_quoted(before[name][0].title)} to {_quoted(section.title)}"
-            )
-            changes.append(Change("moved", text))
+            shown = {
+                "field": _quoted(label(name)),
+                "old": _quoted(before[name][0].title),
+                "new": _quoted(section.title),
+            }
+            changes.append(Change("moved", _("Field %(field)s moved from %(old)s to %(new)s") % shown))
     changes += _reorders(old, new, before, after, label)
     changes += _flag_changes(old, new, label)
     return changes
@@ -124,8 +144,8 @@ def _reorders(
         for name in stayed:
             if name not in kept:
                 position = after[name][1] + 1
-                text = f"Field {_quoted(label(name))} moved to position {position} in {_quoted(section.title)}"
-                changes.append(Change("moved", text))
+                shown = {"field": _quoted(label(name)), "n": position, "section": _quoted(section.title)}
+                changes.append(Change("moved", _("Field %(field)s moved to position %(n)s in %(section)s") % shown))
     return changes
 
 
@@ -136,6 +156,8 @@ def _flag_changes(old: Layout, new: Layout, label: Callable[[str], str]) -> list
         for element in section.elements:
             was = flags.get(element.name)
             if was is not None and was != element.option_flags:
-                state = "now always shown" if element.option_flags else "no longer always shown"
-                changes.append(Change("flag", f"Field {_quoted(label(element.name))} is {state}"))
+                shown = {"field": _quoted(label(element.name))}
+                text = _("Field %(field)s is now always shown") if element.option_flags else None
+                text = text or _("Field %(field)s is no longer always shown")
+                changes.append(Change("flag", text % shown))
     return changes

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
+from django.utils.translation import gettext as _
+
 from widgets.layouts.schema import MAX_FIELDS_PER_SECTION, MAX_SECTIONS, Element, Layout, Section, title_problem
 
 
@@ -19,7 +21,7 @@ class LayoutOpError(ValueError):
 
 def _section_at(layout: Layout, index: int) -> Section:
     if not 0 <= index < len(layout.sections):
-        raise LayoutOpError("That section is no longer on the card.")
+        raise LayoutOpError(_("That section is no longer on the card."))
     return layout.sections[index]
 
 
@@ -38,7 +40,7 @@ def sections_retitle(layout: Layout, titles: Sequence[str]) -> Layout:
 
 def section_add(layout: Layout, title: str) -> Layout:
     if len(layout.sections) >= MAX_SECTIONS:
-        raise LayoutOpError(f"A card can have at most {MAX_SECTIONS} sections.")
+        raise LayoutOpError(_("A card can have at most %(n)s sections.") % {"n": MAX_SECTIONS})
     taken = {s.name for s in layout.sections}
     number = len(layout.sections) + 1
     while f"section_{number}" in taken:
@@ -64,16 +66,16 @@ def section_move(layout: Layout, index: int, delta: int) -> Layout:
 def field_add(layout: Layout, section: int, name: str) -> Layout:
     target = _section_at(layout, section)
     if name in layout.field_names():
-        raise LayoutOpError("That field is already on the card.")
+        raise LayoutOpError(_("That field is already on the card."))
     if len(target.elements) >= MAX_FIELDS_PER_SECTION:
-        raise LayoutOpError(f"A section can hold at most {MAX_FIELDS_PER_SECTION} fields.")
+        raise LayoutOpError(_("A section can hold at most %(n)s fields.") % {"n": MAX_FIELDS_PER_SECTION})
     return _with_section(layout, section, replace(target, elements=(*target.elements, Element(name))))
 
 
 def field_remove(layout: Layout, section: int, index: int) -> Layout:
     target = _section_at(layout, section)
     if not 0 <= index < len(target.elements):
-        raise LayoutOpError("That field is no longer in this section.")
+        raise LayoutOpError(_("That field is no longer in this section."))
     elements = target.elements[:index] + target.elements[index + 1 :]
     return _with_section(layout, section, replace(target, elements=elements))
 
@@ -82,7 +84,7 @@ def field_move(layout: Layout, section: int, index: int, delta: int) -> Layout:
     """Up/down by one; past the top or bottom of a section the field moves into the neighbour."""
     source = _section_at(layout, section)
     if not 0 <= index < len(source.elements):
-        raise LayoutOpError("That field is no longer in this section.")
+        raise LayoutOpError(_("That field is no longer in this section."))
     element = source.elements[index]
     target = index + delta
     if 0 <= target < len(source.elements):
@@ -103,11 +105,11 @@ def fields_arrange(layout: Layout, order: Sequence[Sequence[tuple[int, int]]]) -
     new order. Only a rearrangement of the fields already there is accepted: nothing added, nothing
     lost, nothing doubled."""
     if len(order) != len(layout.sections):
-        raise LayoutOpError("The sections changed while you were dragging; try again.")
+        raise LayoutOpError(_("The sections changed while you were dragging; try again."))
     wanted = sorted(p for positions in order for p in positions)
     existing = [(i, j) for i, s in enumerate(layout.sections) for j in range(len(s.elements))]
     if wanted != existing:
-        raise LayoutOpError("The fields changed while you were dragging; try again.")
+        raise LayoutOpError(_("The fields changed while you were dragging; try again."))
     sections = tuple(
         replace(s, elements=tuple(layout.sections[i].elements[j] for i, j in positions))
         for s, positions in zip(layout.sections, order, strict=True)
@@ -118,7 +120,7 @@ def fields_arrange(layout: Layout, order: Sequence[Sequence[tuple[int, int]]]) -
 def field_toggle_always(layout: Layout, section: int, index: int) -> Layout:
     target = _section_at(layout, section)
     if not 0 <= index < len(target.elements):
-        raise LayoutOpError("That field is no longer in this section.")
+        raise LayoutOpError(_("That field is no longer in this section."))
     element = target.elements[index]
     elements = list(target.elements)
     elements[index] = replace(element, option_flags=0 if element.option_flags else 1)
@@ -147,10 +149,10 @@ def layout_edit_apply(
     layout = sections_retitle(layout, edit.titles)
     kind = edit.op.split(":", 1)[0]
     if kind == "section_add":
-        reason = title_problem(edit.new_title) if edit.new_title.strip() else "needs a title"
+        reason = title_problem(edit.new_title, _("The new section"))
         if reason:
-            raise LayoutOpError(f"The new section {reason}.")
-        return section_add(layout, edit.new_title), f"Section “{edit.new_title.strip()}” added."
+            raise LayoutOpError(reason)
+        return section_add(layout, edit.new_title), _("Section “%(title)s” added.") % {"title": edit.new_title.strip()}
     if kind in ("section_up", "section_down", "section_remove"):
         return _section_edit(layout, edit, kind)
     if kind in ("field_up", "field_down", "field_remove", "field_always"):
@@ -158,31 +160,35 @@ def layout_edit_apply(
     if kind == "field_add":
         return _field_add(layout, edit, known, label)
     if kind == "reorder" and edit.order is not None:
-        return fields_arrange(layout, edit.order), "Fields rearranged."
+        return fields_arrange(layout, edit.order), _("Fields rearranged.")
     return layout, ""
 
 
 def _section_edit(layout: Layout, edit: EditRequest, kind: str) -> tuple[Layout, str]:
     (index,) = _numbers(edit.op)
-    title = _section_at(layout, index).title or f"Section {index + 1}"
+    title = _section_at(layout, index).title or _("Section %(n)s") % {"n": index + 1}
     if kind == "section_remove":
-        return section_remove(layout, index), f"Section “{title}” removed."
+        return section_remove(layout, index), _("Section “%(title)s” removed.") % {"title": title}
     delta = -1 if kind == "section_up" else 1
-    return section_move(layout, index, delta), f"Section “{title}” moved {'up' if delta < 0 else 'down'}."
+    moved = _("Section “%(title)s” moved up.") if delta < 0 else _("Section “%(title)s” moved down.")
+    return section_move(layout, index, delta), moved % {"title": title}
 
 
 def _field_edit(layout: Layout, edit: EditRequest, kind: str, label: Callable[[str], str]) -> tuple[Layout, str]:
     section, index = _numbers(edit.op)
     source = _section_at(layout, section)
     if not 0 <= index < len(source.elements):
-        raise LayoutOpError("That field is no longer in this section.")
+        raise LayoutOpError(_("That field is no longer in this section."))
     shown = label(source.elements[index].name)
     if kind == "field_remove":
-        return field_remove(layout, section, index), f"“{shown}” removed; it is back in the field list."
+        return field_remove(layout, section, index), _("“%(field)s” removed; it is back in the field list.") % {
+            "field": shown
+        }
     if kind == "field_always":
-        return field_toggle_always(layout, section, index), f"“{shown}”: always-show switched."
+        return field_toggle_always(layout, section, index), _("“%(field)s”: always-show switched.") % {"field": shown}
     delta = -1 if kind == "field_up" else 1
-    return field_move(layout, section, index, delta), f"“{shown}” moved {'up' if delta < 0 else 'down'}."
+    moved = _("“%(field)s” moved up.") if delta < 0 else _("“%(field)s” moved down.")
+    return field_move(layout, section, index, delta), moved % {"field": shown}
 
 
 def _field_add(
@@ -190,9 +196,12 @@ def _field_add(
 ) -> tuple[Layout, str]:
     name = edit.op.split(":", 1)[1]
     if name not in known:
-        raise LayoutOpError("That is not a deal field on this portal.")
+        raise LayoutOpError(_("That is not a deal field on this portal."))
     if not layout.sections:
-        raise LayoutOpError("Add a section first, then put fields into it.")
+        raise LayoutOpError(_("Add a section first, then put fields into it."))
     section = edit.target_section if edit.target_section is not None else len(layout.sections) - 1
     title = _section_at(layout, section).title
-    return field_add(layout, section, name), f"“{label(name)}” added to “{title}”."
+    return field_add(layout, section, name), _("“%(field)s” added to “%(section)s”.") % {
+        "field": label(name),
+        "section": title,
+    }

@@ -10,10 +10,21 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from widgets.layouts.batch import Target
 from widgets.layouts.editor import EditRequest
-from widgets.layouts.schema import MAX_JSON_BYTES, MAX_SECTIONS, Layout, LayoutInvalid, layout_json_load, layout_parse
+from widgets.layouts.schema import (
+    MAX_JSON_BYTES,
+    MAX_SECTIONS,
+    Layout,
+    LayoutInvalid,
+    layout_json_load,
+    layout_parse,
+    layout_too_large,
+)
 
 MAX_ID = 2**31 - 1
 MAX_TYPED_TITLE = 1000  # longer than allowed on purpose: the editor says why, instead of cutting
@@ -23,8 +34,8 @@ OP_PATTERN = (
     r"|field_(up|down|remove|always):\d{1,3}:\d{1,3}"
     r"|field_add:[A-Za-z0-9_]{1,100})$"
 )
-SCOPES = [("C", "Everyone"), ("P", "Personal")]
-TOO_LARGE = f"The layout is too large: at most {MAX_JSON_BYTES // 1024} KB of JSON."
+SCOPES = [("C", pgettext_lazy("layout scope", "Everyone")), ("P", pgettext_lazy("layout scope", "Personal"))]
+TOO_LARGE = lazy(layout_too_large, str)()  # in the language of the request it is shown in
 
 
 class TargetForm(forms.Form):
@@ -37,7 +48,7 @@ class TargetForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("scope") == "P" and not data.get("user"):
-            raise forms.ValidationError("Pick the person whose layout you want to edit.")
+            raise forms.ValidationError(_("Pick the person whose layout you want to edit."))
         return data
 
     def target(self, default_category: int) -> Target:
@@ -79,7 +90,7 @@ class EditorForm(TargetForm):
                 raise ValueError("not a list of sections")
             return [[_position(token) for token in section] for section in value]
         except (ValueError, TypeError, RecursionError) as exc:
-            raise forms.ValidationError("The new order could not be read; try again.") from exc
+            raise forms.ValidationError(_("The new order could not be read; try again.")) from exc
 
     def titles(self) -> list[str]:
         titles = self.data.getlist("title") if hasattr(self.data, "getlist") else []
@@ -97,7 +108,7 @@ class EditorForm(TargetForm):
 
 
 def _position(token: Any) -> tuple[int, int]:
-    section, _, index = str(token).partition(":")
+    section, _colon, index = str(token).partition(":")
     if not (section.isascii() and section.isdigit() and index.isascii() and index.isdigit()):
         raise ValueError("bad position")
     if len(section) > 3 or len(index) > 3:
@@ -106,7 +117,13 @@ def _position(token: Any) -> tuple[int, int]:
 
 
 class SaveForm(EditorForm):
-    action = forms.ChoiceField(choices=[("save", "Save"), ("everyone", "For everyone"), ("reset", "Reset")])
+    action = forms.ChoiceField(
+        choices=[
+            ("save", gettext_lazy("Save")),
+            ("everyone", gettext_lazy("For everyone")),
+            ("reset", gettext_lazy("Reset")),
+        ]
+    )
 
 
 class CopyForm(EditorForm):
@@ -115,7 +132,7 @@ class CopyForm(EditorForm):
     def __init__(self, *args: Any, funnel_choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["funnels"].choices = funnel_choices  # type: ignore[attr-defined]
-        self.fields["funnels"].error_messages["required"] = "Tick at least one funnel to copy to."
+        self.fields["funnels"].error_messages["required"] = gettext_lazy("Tick at least one funnel to copy to.")
 
 
 class ImportForm(TargetForm):
@@ -132,9 +149,9 @@ class ImportForm(TargetForm):
         data = super().clean()
         upload = data.get("file")
         if upload is not None and upload.size is not None and upload.size > MAX_JSON_BYTES:
-            raise forms.ValidationError(f"The file is too large: at most {MAX_JSON_BYTES // 1024} KB.")
+            raise forms.ValidationError(_("The file is too large: at most %(n)s KB.") % {"n": MAX_JSON_BYTES // 1024})
         if upload is None and not (data.get("text") or "").strip():
-            raise forms.ValidationError("Paste a layout or choose a JSON file.")
+            raise forms.ValidationError(_("Paste a layout or choose a JSON file."))
         return data
 
     def payload(self) -> str | bytes:
@@ -168,5 +185,5 @@ class AccessForm(TargetForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not data.get("add") and not data.get("remove"):
-            raise forms.ValidationError("Nothing to change.")
+            raise forms.ValidationError(_("Nothing to change."))
         return data

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_htmx.http import reswap, retarget
 
 from b24app import trust
@@ -122,7 +123,7 @@ def layout_endpoint(
                 return refused(request)
             except UnknownTarget as exc:
                 log.info("layout page: %s is not there", exc)
-                return failure(request, "That funnel or version is not there any more. Reload to see what is.")
+                return failure(request, _("That funnel or version is not there any more. Reload to see what is."))
             except B24Error as exc:
                 log.warning("layout page: Bitrix24 failed: %s", exc)
                 return failure(request, failure_text(exc))
@@ -181,7 +182,11 @@ class LayoutEditorView:
         return self.layout_json != self.baseline
 
 
-_GROUPS = (("card", "Card blocks"), ("deal", "Deal fields"), ("custom", "Custom fields"))
+_GROUPS = (
+    ("card", gettext_lazy("Card blocks")),
+    ("deal", gettext_lazy("Deal fields")),
+    ("custom", gettext_lazy("Custom fields")),
+)
 
 
 def layout_editor_view(
@@ -230,7 +235,7 @@ def layout_editor_view(
         layout_json=layout_json,
         baseline=layout_json if baseline is None else baseline,
         sections=sections,
-        palette=[(title, fields) for title, fields in palette if fields],
+        palette=[(str(title), fields) for title, fields in palette if fields],
         problems=[p.message for p in problems],
         mode=mode,
         copy_choices=copy_choices,
@@ -241,7 +246,7 @@ def layout_editor_view(
 def edit_focus(op: str, before: Layout, after: Layout) -> str:
     """Where keyboard focus goes after an edit: the same control on the item that moved, the
     palette button of a field just removed, the title of a section just added."""
-    kind, _, rest = op.partition(":")
+    kind, _colon, rest = op.partition(":")
     numbers = [int(n) for n in rest.split(":") if n.isdigit()]
     try:
         if kind == "field_add":
@@ -327,7 +332,7 @@ def editor_state(request: WidgetRequest, catalog: Catalog, form: EditorForm) -> 
     data = form.cleaned_data
     if "layout" not in data or any(k in form.errors for k in ("category", "scope", "user", "__all__")):
         # Not something a person typed: a tampered or truncated form. Start again from Bitrix24.
-        return workspace_failure(request, "The editor could not read the layout it was sent. Reload to start again.")
+        return workspace_failure(request, _("The editor could not read the layout it was sent. Reload to start again."))
     target = form.target(catalog.default_funnel.id)
     if catalog.funnel(target.category_id) is None:
         raise UnknownTarget(f"funnel {target.category_id}")

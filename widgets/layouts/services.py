@@ -25,6 +25,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
+from django.utils.translation import gettext as _
 
 from b24app.client import B24Client, BatchResult, Command
 from b24app.errors import AccessDenied, AuthorizationLost, InvalidToken, OutcomeUnknown
@@ -189,11 +190,13 @@ def workspace_from_reads(*, ctx: AdminContext, target: Target) -> Workspace:
     if layout is not None:
         return Workspace(ctx.catalog, target, layout, saved=True)
     if not target.personal:
-        notice = "No layout saved for this funnel yet: Bitrix24 shows its default."
+        notice = _("No layout saved for this funnel yet: Bitrix24 shows its default.")
         return Workspace(ctx.catalog, target, layout_default(), saved=False, notice=notice)
     common = layout_from_api(ctx.reads.results.get("common"))
     who = user_name(ctx.portal, target.user_id)
-    notice = f"{who} has no personal layout for {funnel.name}: they see the common layout, shown here to start from."
+    notice = _(
+        "%(who)s has no personal layout for %(funnel)s: they see the common layout, shown here to start from."
+    ) % {"who": who, "funnel": funnel.name}
     return Workspace(ctx.catalog, target, common or layout_default(), saved=False, notice=notice)
 
 

@@ -6,9 +6,11 @@ from django.urls import URLPattern, URLResolver, path
 
 from widgets.layouts import views as layout_views
 from widgets.layouts import views_history as layout_views_history
+from widgets.layouts import views_open as layout_views_open
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", layout_views.main_page, name="layout_home"),
+    path("", layout_views_open.main_page, name="layout_home"),
+    path("layout/open/", layout_views_open.open_page, name="layout_open"),
     path("layout/", layout_views.page, name="layout_page"),
     path("layout/edit/", layout_views.edit, name="layout_edit"),
     path("layout/save/", layout_views.save, name="layout_save"),

@@ -1,6 +1,6 @@
-"""The app's main page (PLACEMENT=DEFAULT) and the card layout editor.
+"""The card layout editor (the app's main page, PLACEMENT=DEFAULT, opens in views_open).
 
-Every endpoint but the entry POST needs an "admin" widget token (widgets.common.auth) AND passes the
+Every endpoint needs an "admin" widget token (widgets.common.auth) AND passes the
 server-side admin check of widgets.layouts.services. They are csrf_exempt: they are framed
 cross-site by the portal, where cookies (and so Django's CSRF cookie) cannot be relied on; the
 signed widget token each request must carry plays that role (house style rule 11).
@@ -9,54 +9,38 @@ signed widget token each request must carry plays that role (house style rule 11
 from __future__ import annotations
 
 import logging
-from typing import cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
 
-from b24app import views as b24app_views
-from b24app.errors import B24Error
-from b24app.models import Portal
 from widgets.common.auth import (
-    TOKEN_HEADER,
-    WidgetIdentity,
     WidgetRequest,
-    frame_for_portal,
-    widget_token_mint,
     widget_view,
 )
-from widgets.common.failures import failure_reason
-from widgets.common.placement import (
-    PlacementMalformed,
-    PlacementRefused,
-    placement_parse,
-    placement_portal,
-    placement_retry_fields,
-)
 from widgets.layouts import services
-from widgets.layouts.catalog import catalog_cached
+from widgets.layouts.batch import Target
+from widgets.layouts.catalog import Catalog, catalog_cached
 from widgets.layouts.editor import LayoutOpError, layout_edit_apply, sections_retitle
 from widgets.layouts.forms import CopyForm, EditorForm, ImportForm, SaveForm, TargetForm
 from widgets.layouts.present import (
     PAGE,
     edit_focus,
     editor_failure,
-    editor_state,
     is_htmx,
     layout_editor_view,
     layout_endpoint,
     layout_page_context,
-    refused,
     render_editor,
     render_workspace,
     workspace_failure,
 )
+from widgets.layouts.routes import editor_action, layout_action
 from widgets.layouts.schema import (
+    Layout,
     LayoutInvalid,
     Problem,
     layout_check,
@@ -64,51 +48,10 @@ from widgets.layouts.schema import (
     layout_json_load,
     layout_problems,
 )
-from widgets.layouts.services import NotLayoutAdmin, UnknownTarget, Workspace
+from widgets.layouts.services import AdminContext, UnknownTarget, Workspace
+from widgets.templatetags.layout_notes import ALL_USERS
 
 log = logging.getLogger(__name__)
-
-
-def _framed(response: HttpResponse, portal: Portal | None) -> HttpResponse:
-    """Framable by the portal the POST named, when it named one we know; by nobody otherwise."""
-    return frame_for_portal(response, portal) if portal else response
-
-
-@csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
-@require_http_methods(["GET", "POST"])
-def main_page(request: HttpRequest) -> HttpResponse:
-    """GET: the landing page. POST from the portal's app menu: the layout page, for admins."""
-    if request.method == "GET":
-        return b24app_views.home(request)
-    portal: Portal | None = None
-    try:
-        post = placement_parse(request)
-        portal = placement_portal(post)
-        if portal.status != Portal.Status.INSTALLED:
-            return frame_for_portal(refused(request, reason="reauth", status=200), portal)
-        opened = services.layout_admin_open(post=post, portal=portal)
-    except PlacementRefused as exc:
-        log.warning("layout page refused: %s", exc)
-        response = refused(request, reason="unverified", status=400 if isinstance(exc, PlacementMalformed) else 403)
-        return _framed(response, portal)
-    except NotLayoutAdmin:
-        # A page the person is meant to read (200): a 403 would show in the portal's console as a failure.
-        return _framed(refused(request, status=200), portal)
-    except B24Error as exc:
-        log.warning("layout page: Bitrix24 failed on open: %s", exc)
-        retry = {
-            "placement_retry": placement_retry_fields(request),
-            "placement_url": request.get_full_path(),
-            "failure": failure_reason(exc),  # what happened, not always "did not answer" (a 502 answers at once)
-        }
-        return _framed(refused(request, reason="unavailable", status=200, extra=retry), portal)
-    identity = WidgetIdentity(portal.pk, opened.user_token.user_id, None, "admin", post.lang)
-    widget = cast(WidgetRequest, request)
-    widget.portal, widget.widget, widget.user_token = portal, identity, opened.user_token
-    widget.widget_token = widget_token_mint(identity=identity)
-    response = render(request, PAGE, layout_page_context(widget, ws=opened.workspace))
-    response[TOKEN_HEADER] = widget.widget_token
-    return frame_for_portal(response, portal)
 
 
 @require_GET
@@ -118,24 +61,16 @@ def page(request: WidgetRequest) -> HttpResponse:
     """One funnel's layout (everyone's, or one person's), freshly read from Bitrix24."""
     form = TargetForm(request.GET)
     if not form.is_valid():
-        return workspace_failure(request, "That link does not point to a layout. Pick a funnel on the left.")
+        return workspace_failure(request, _("That link does not point to a layout. Pick a funnel on the left."))
     cached = catalog_cached(request.portal)
     target = form.target(cached.default_funnel.id if cached else 0)
     ws = services.layout_workspace_load(portal=request.portal, user_token=request.user_token, target=target)
     return render_workspace(request, layout_page_context(request, ws=ws))
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint(editor_failure)
-def edit(request: WidgetRequest) -> HttpResponse:
+@editor_action(lambda request, catalog: EditorForm(request.POST))
+def edit(request: WidgetRequest, ctx: AdminContext, form: EditorForm, target: Target, before: Layout) -> HttpResponse:
     """One editor button: add, remove, move, rename, drag and drop, preview. Nothing is sent."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    state = editor_state(request, ctx.catalog, EditorForm(request.POST))
-    if isinstance(state, HttpResponse):
-        return state
-    form, target, before = state
     edit = form.edit_request()
     layout, message, error = before, "", ""
     try:
@@ -157,17 +92,9 @@ def edit(request: WidgetRequest) -> HttpResponse:
     return render_editor(request, ctx.catalog, editor)
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint(editor_failure)
-def save(request: WidgetRequest) -> HttpResponse:
+@editor_action(lambda request, catalog: SaveForm(request.POST))
+def save(request: WidgetRequest, ctx: AdminContext, form: EditorForm, target: Target, layout: Layout) -> HttpResponse:
     """Save, Save for everyone (forceCommonScopeForAll) or Reset: told apart by the button."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    state = editor_state(request, ctx.catalog, SaveForm(request.POST))
-    if isinstance(state, HttpResponse):
-        return state
-    form, target, layout = state
     layout = sections_retitle(layout, form.titles())
     action, origin = form.cleaned_data["action"], form.cleaned_data.get("origin") or ""
     if action == "reset":
@@ -183,9 +110,8 @@ def save(request: WidgetRequest) -> HttpResponse:
             catalog=ctx.catalog, target=target, layout=layout, origin=origin, baseline=baseline, error=PROBLEMS_FIRST
         )
         return render_editor(request, ctx.catalog, editor)
-    note = ("imported" if origin == "imported" else "saved") + (
-        " and made the layout for all users" if action == "everyone" else ""
-    )
+    # Notes are stored in English and translated when shown (widgets.templatetags.layout_notes).
+    note = ("imported" if origin == "imported" else "saved") + (ALL_USERS if action == "everyone" else "")
     version = services.layout_save(ctx=ctx, target=target, layout=layout, note=note, for_everyone=action == "everyone")
     ws = Workspace(ctx.catalog, target, layout, saved=True)
     return render_workspace(request, layout_page_context(request, ws=ws, message=saved_message(version.number, action)))
@@ -204,22 +130,13 @@ def saved_message(number: int, action: str) -> str:
     return _("Saved as version %(n)s. Deal cards in this funnel show it from now on.") % {"n": number}
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint(editor_failure)
-def copy(request: WidgetRequest) -> HttpResponse:
+@editor_action(lambda request, catalog: CopyForm(request.POST, funnel_choices=_funnel_choices(catalog)))
+def copy(request: WidgetRequest, ctx: AdminContext, form: EditorForm, target: Target, layout: Layout) -> HttpResponse:
     """The layout in the editor to the common layout of the funnels ticked: one batch."""
-    ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
-    choices = [(f.id, f.name) for f in ctx.catalog.funnels]
-    state = editor_state(request, ctx.catalog, CopyForm(request.POST, funnel_choices=choices))
-    if isinstance(state, HttpResponse):
-        return state
-    form, target, layout = state
     layout = sections_retitle(layout, form.titles())
     source = ctx.catalog.funnel(target.category_id)
     if source is None:  # editor_state checked the funnel; it cannot have gone since
-        return editor_failure(request, "That funnel is no longer in Bitrix24. Nothing was copied.")
+        return editor_failure(request, _("That funnel is no longer in Bitrix24. Nothing was copied."))
     if layout_problems(layout, known_fields=ctx.catalog.known):
         return render_editor(
             request,
@@ -227,17 +144,15 @@ def copy(request: WidgetRequest) -> HttpResponse:
             layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, error=PROBLEMS_FIRST),
         )
     result = services.layout_copy(ctx=ctx, source=source, layout=layout, funnel_ids=form.cleaned_data["funnels"])
-    names = ", ".join(f.name for f in result.copied)
-    message = f"Copied to {names}. Each funnel keeps its previous layout in its history." if names else ""
-    error = f"Bitrix24 refused the copy to {', '.join(f.name for f in result.failed)}." if result.failed else ""
+    copied, failed = ", ".join(f.name for f in result.copied), ", ".join(f.name for f in result.failed)
+    message = _("Copied to %(names)s. Each funnel keeps its previous layout in its history.") % {"names": copied}
+    message = message if copied else ""
+    error = _("Bitrix24 refused the copy to %(names)s.") % {"names": failed} if failed else ""
     editor = layout_editor_view(catalog=ctx.catalog, target=target, layout=layout, message=message, error=error)
     return render_editor(request, ctx.catalog, editor)
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint()
+@layout_action()
 def import_json(request: WidgetRequest) -> HttpResponse:
     """A JSON layout (pasted or a file), validated in full; it lands in the editor, unsent."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
@@ -252,9 +167,11 @@ def import_json(request: WidgetRequest) -> HttpResponse:
     if ctx.catalog.funnel(target.category_id) is None:
         raise UnknownTarget(f"funnel {target.category_id}")
     count = len(layout.sections)
-    message = (
-        f"Imported {count} section{'s' if count != 1 else ''}. Check the layout, then Save to send it to Bitrix24."
-    )
+    message = ngettext(
+        "Imported %(count)s section. Check the layout, then Save to send it to Bitrix24.",
+        "Imported %(count)s sections. Check the layout, then Save to send it to Bitrix24.",
+        count,
+    ) % {"count": count}
     editor = layout_editor_view(
         catalog=ctx.catalog, target=target, layout=layout, origin="imported", baseline="", message=message
     )
@@ -263,6 +180,10 @@ def import_json(request: WidgetRequest) -> HttpResponse:
     )
     # The import form targets itself (#import) so that its errors show there; success is bigger.
     return reswap(retarget(response, "#workspace"), "outerHTML") if is_htmx(request) else response
+
+
+def _funnel_choices(catalog: Catalog) -> list[tuple[int, str]]:
+    return [(f.id, f.name) for f in catalog.funnels]
 
 
 def import_refused(request: WidgetRequest, problems: list[str], *, text: str) -> HttpResponse:
@@ -277,4 +198,4 @@ def import_refused(request: WidgetRequest, problems: list[str], *, text: str) ->
             "target": target,
         }
         return render(request, PAGE + "#import", context)
-    return workspace_failure(request, "Not imported; nothing was sent to Bitrix24. " + " ".join(problems[:5]))
+    return workspace_failure(request, _("Not imported; nothing was sent to Bitrix24.") + " " + " ".join(problems[:5]))

@@ -10,10 +10,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
 
-from widgets.common.auth import WidgetRequest, widget_view
+from widgets.common.auth import WidgetRequest
 from widgets.layouts import people as layout_people
 from widgets.layouts import services
 from widgets.layouts.batch import Target
@@ -24,11 +22,11 @@ from widgets.layouts.present import (
     PAGE,
     access_list,
     is_htmx,
-    layout_endpoint,
     layout_page_context,
     render_workspace,
     workspace_failure,
 )
+from widgets.layouts.routes import layout_action, layout_read
 from widgets.layouts.schema import LayoutInvalid, layout_to_api
 from widgets.layouts.services import NotLayoutAdmin, Workspace, version_layout, version_target
 from widgets.templatetags.layout_notes import version_note
@@ -41,21 +39,19 @@ def read_params(request: HttpRequest) -> QueryDict:
     return request.POST if request.method == "POST" else request.GET
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint()
+@layout_action()
 def rollback(request: WidgetRequest) -> HttpResponse:
     """Send an earlier version again; the rollback is a version of its own."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     form = LayoutVersionForm(request.POST)
     if not form.is_valid():
-        return workspace_failure(request, "Pick a version from the history to roll back to.")
+        return workspace_failure(request, _("Pick a version from the history to roll back to."))
     try:
         version = services.layout_rollback(ctx=ctx, version_id=form.cleaned_data["version"])
     except LayoutInvalid as exc:
         problems = " ".join(p.message for p in exc.problems[:3])
-        return workspace_failure(request, f"That version cannot be sent as it is: {problems} Nothing was sent.")
+        message = _("That version cannot be sent as it is: %(problems)s Nothing was sent.") % {"problems": problems}
+        return workspace_failure(request, message)
     target, layout = version_target(version), version_layout(version)
     ws = Workspace(ctx.catalog, target, layout, saved=version.layout is not None)
     restored = version_note(version.note.removeprefix("rolled back to "))
@@ -63,16 +59,13 @@ def rollback(request: WidgetRequest) -> HttpResponse:
     return render_workspace(request, layout_page_context(request, ws=ws, message=message))
 
 
-@csrf_exempt  # a read; POST only so that a plain form carries the widget token in its body
-@require_http_methods(["GET", "POST"])
-@widget_view("admin")
-@layout_endpoint()
+@layout_read
 def diff(request: WidgetRequest) -> HttpResponse:
     """What changed between two versions, as a list of sentences."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
     form = DiffForm(read_params(request))
     if not form.is_valid():
-        return workspace_failure(request, "Pick two versions to compare.")
+        return workspace_failure(request, _("Pick two versions to compare."))
     old = services.layout_version_get(portal=request.portal, version_id=form.cleaned_data["a"])
     new = services.layout_version_get(portal=request.portal, version_id=form.cleaned_data["b"])
     changes = layout_diff(version_layout(old), version_layout(new), label=ctx.catalog.label)
@@ -85,15 +78,12 @@ def diff(request: WidgetRequest) -> HttpResponse:
     return render(request, PAGE, layout_page_context(request, ws=ws, diff=diff))
 
 
-@csrf_exempt  # a read; the page's Export is a POST form so the widget token stays out of the URL
-@require_http_methods(["GET", "POST"])
-@widget_view("admin")
-@layout_endpoint()
+@layout_read
 def export_json(request: WidgetRequest) -> HttpResponse:
     """A JSON file of the saved layout (or of one version): a download, changes nothing."""
     form = ExportForm(read_params(request))
     if not form.is_valid():
-        return workspace_failure(request, "That export link is not valid. Reload the page.")
+        return workspace_failure(request, _("That export link is not valid. Reload the page."))
     if form.cleaned_data.get("version"):
         ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
         version = services.layout_version_get(portal=request.portal, version_id=form.cleaned_data["version"])
@@ -129,10 +119,7 @@ def export_payload(target: Target, funnel_name: str, data: list[dict[str, Any]])
     return payload
 
 
-@csrf_exempt  # a read; POST only so that a plain form carries the widget token in its body
-@require_http_methods(["GET", "POST"])
-@widget_view("admin")
-@layout_endpoint()
+@layout_read
 def users(request: WidgetRequest) -> HttpResponse:
     """People found by name (user.get FIND), for a personal layout or for access to this page."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
@@ -147,10 +134,7 @@ def users(request: WidgetRequest) -> HttpResponse:
     return render(request, PAGE, {**layout_page_context(request, ws=ws), **context})
 
 
-@csrf_exempt
-@require_POST
-@widget_view("admin")
-@layout_endpoint()
+@layout_action()
 def access(request: WidgetRequest) -> HttpResponse:
     """Who besides portal administrators may use this page; only administrators change it."""
     ctx = services.layout_admin_context(portal=request.portal, user_token=request.user_token)
@@ -163,7 +147,7 @@ def access(request: WidgetRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         layout_people.layout_access_change(portal=request.portal, add=data.get("add"), remove=data.get("remove"))
-        message = "Saved: the list of people allowed on this page."
+        message = _("Saved: the list of people allowed on this page.")
     target = form.target(ctx.catalog.default_funnel.id) if form.is_valid() else Target(ctx.catalog.default_funnel.id)
     if is_htmx(request):
         context = {"access": access_list(request), "access_message": message, "target": target}

@@ -51,7 +51,8 @@ def post_entry(sandbox: SandboxPortal, which: str, **overrides: str) -> requests
         response = requests.post(url, data=menu_form(user=1, **overrides), timeout=60)
     assert response.status_code < 500, (response.status_code, response.text[:2000])
     assert not any(text in response.text for text in EXCEPTION_TEXT), response.text[:2000]
-    opening = opening_of(response.text) if which == "tab" and response.status_code == 200 else None
+    # Both entries answer a first paint whose fill runs the opening request (the tab's and the layout page's).
+    opening = opening_of(response.text) if response.status_code == 200 else None
     return post_entry_fill(sandbox, opening) if opening is not None else response
 
 

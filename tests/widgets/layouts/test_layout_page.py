@@ -7,6 +7,7 @@ import re
 import pytest
 import requests
 
+from bench.portal import opening_of
 from tests.csp_support import frame_ancestors
 from tests.widgets.layout_support import (  # noqa: F401 - fixtures
     AdminPage,
@@ -16,6 +17,7 @@ from tests.widgets.layout_support import (  # noqa: F401 - fixtures
     installed_fixture,
     last_call_id,
     open_admin,
+    open_paint,
     portal_calls,
 )
 
@@ -158,3 +160,33 @@ def test_the_token_is_renewed_on_every_answer(admin: AdminPage) -> None:
 def test_requests_without_a_token_are_forbidden(admin: AdminPage) -> None:
     response = requests.get(admin.url("layout_page"), params={"category": 1}, timeout=30)
     assert response.status_code == 403 and response.text == "Forbidden"
+
+
+def test_the_first_paint_asks_the_portal_nothing_and_its_fill_opens_the_page_once(installed: Installed) -> None:
+    """A slow portal shows a skeleton, not a blank frame: the placement POST is answered before any
+    REST request; the fill (its one-time opening token in a header, never the URL) runs the one
+    opening request; the token opens nothing a second time."""
+    before = last_call_id()
+    paint = open_paint(installed.sandbox, user=1)
+    assert paint.status_code == 200
+    assert portal_calls(before) == []
+    opening = opening_of(paint.text)
+    assert opening is not None and opening.token
+    assert opening.token not in opening.url and "AUTH_ID" not in opening.url
+    assert 'class="opening-skeleton"' in paint.text and "X-Widget-Token" not in paint.headers
+    fill = requests.post(
+        installed.sandbox.app_url.rstrip("/") + opening.url,
+        data=opening.fields,
+        headers={"X-Opening-Token": opening.token, "HX-Request": "true"},
+        timeout=30,
+    )
+    assert fill.status_code == 200 and fill.headers.get("X-Widget-Token")
+    assert fill.text.lstrip().startswith('<div id="workspace"') and '<form id="editor"' in fill.text
+    assert len(portal_calls(before)) == 1
+    again = requests.post(
+        installed.sandbox.app_url.rstrip("/") + opening.url,
+        data=opening.fields,
+        headers={"X-Opening-Token": opening.token, "HX-Request": "true"},
+        timeout=30,
+    )
+    assert again.status_code == 403 and len(portal_calls(before)) == 1
