@@ -185,7 +185,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "b24app.cache.RedisCache",  # Django's, with one client per pool (b24app/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "dealdesk",
         }
