@@ -13,23 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from widgets.common.markup import esc, move_buttons
+
 if TYPE_CHECKING:
     from widgets.contacts.present import ContactRow
-
-
-def _e(value: str) -> str:
-    return str(conditional_escape(value))
 
 
 def _name(row: ContactRow) -> str:
     """The template's contact_name partial."""
     if row.card.hidden:
         return gettext("Contact #%(id)s") % {"id": row.card.id}
-    return _e(row.card.name) if row.card.name else gettext("Unnamed contact")
+    return esc(row.card.name) if row.card.name else gettext("Unnamed contact")
 
 
 def card_html(row: ContactRow) -> str:
@@ -45,8 +42,8 @@ def card_html(row: ContactRow) -> str:
     )
     channels = ""
     if card.phones or card.emails:
-        phones = "".join(f'<a href="tel:{_e(p)}" class="channel phone">{_e(p)}</a>' for p in card.phones)
-        emails = "".join(f'<a href="mailto:{_e(m)}" class="channel email">{_e(m)}</a>' for m in card.emails)
+        phones = "".join(f'<a href="tel:{esc(p)}" class="channel phone">{esc(p)}</a>' for p in card.phones)
+        emails = "".join(f'<a href="mailto:{esc(m)}" class="channel email">{esc(m)}</a>' for m in card.emails)
         channels = f'<div class="contact-channels">{phones}{emails}</div>'
     return f'<div class="contact-head"><span class="contact-name">{_name(row)}</span>{tags}</div>{hidden}{channels}'
 
@@ -56,7 +53,7 @@ def _focus(row: ContactRow, name: str, focus: str) -> str:
 
 
 def _actions(row: ContactRow, *, focus: str, first: bool, last: bool) -> str:
-    i, label = row.index, _e(row.label)
+    i, label = row.index, esc(row.label)
     named = {"name": label}
     autofocus = _focus(row, "primary", focus)
     primary = (
@@ -65,14 +62,10 @@ def _actions(row: ContactRow, *, focus: str, first: bool, last: bool) -> str:
         else f'<button type="submit" name="action" value="primary:{i}" class="link small"{autofocus}>'
         f'{gettext("Make primary")}<span class="sr-only">: {label}</span></button>'
     )
-    up, down = " disabled" if first else "", " disabled" if last else ""
+    up, down = gettext("Move %(name)s up") % named, gettext("Move %(name)s down") % named
+    moves = move_buttons(i, up=up, down=down, first=first, last=last, focus=focus)
     return (
-        f'<div class="contact-actions">{primary}<span class="spacer"></span>'
-        f'<button type="submit" name="action" value="up:{i}" class="icon i-up" title="{gettext("Move up")}"'
-        f'{up}{_focus(row, "up", focus)}><span class="sr-only">{gettext("Move %(name)s up") % named}</span></button>'
-        f'<button type="submit" name="action" value="down:{i}" class="icon i-down" title="{gettext("Move down")}"'
-        f"{down}{_focus(row, 'down', focus)}>"
-        f'<span class="sr-only">{gettext("Move %(name)s down") % named}</span></button>'
+        f'<div class="contact-actions">{primary}<span class="spacer"></span>{moves}'
         f'<button type="submit" name="action" value="remove:{i}" class="icon i-remove danger"'
         f' title="{gettext("Remove from the deal")}"{_focus(row, "remove", focus)}>'
         f'<span class="sr-only">{gettext("Remove %(name)s from the deal") % named}</span></button></div>'
@@ -88,7 +81,9 @@ def editable_card_html(row: ContactRow, *, focus: str, first: bool, last: bool) 
         + (" has-problem" if row.problem else "")
     )
     problem = (
-        f'<p class="contact-problem" id="contact-{i}-problem" role="alert">{_e(row.problem)}</p>' if row.problem else ""
+        f'<p class="contact-problem" id="contact-{i}-problem" role="alert">{esc(row.problem)}</p>'
+        if row.problem
+        else ""
     )
     actions = _actions(row, focus=focus, first=first, last=last)
     return f'<li id="contact-{i}" class="{classes}">{card_html(row)}{problem}{actions}</li>'

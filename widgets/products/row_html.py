@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_noop
+
+from widgets.common.markup import esc, move_buttons
 
 if TYPE_CHECKING:
     from widgets.products.present import RowView
@@ -48,13 +49,9 @@ _UNIT = _Cell(
 )
 
 
-def _e(value: str) -> str:
-    return str(conditional_escape(value))
-
-
 def _errors(row: RowView, name: str) -> str:
     """{{ row.errors.<name>|join:" " }}."""
-    return " ".join(_e(message) for message in row.errors.get(name, []))
+    return " ".join(esc(message) for message in row.errors.get(name, []))
 
 
 def _invalid(row: RowView, name: str) -> str:
@@ -68,7 +65,7 @@ def _text_cell(row: RowView, name: str, cell: _Cell, label: str, *, extra: str =
     return (
         f'<td class="{cell.td}" data-label="{gettext(cell.label)}">'
         f'<label class="sr-only" for="{ident}">{gettext(cell.message) % {"row": label}}</label>'
-        f'<input id="{ident}" name="rows-{i}-{name}" value="{_e(row.data.get(name, ""))}"{cell.before}'
+        f'<input id="{ident}" name="rows-{i}-{name}" value="{esc(row.data.get(name, ""))}"{cell.before}'
         f' data-cell="{name}"{cell.after} aria-describedby="{ident}-error"{invalid}{extra}>{note}'
         f'<span class="cell-error" id="{ident}-error">{_errors(row, name)}</span></td>'
     )
@@ -79,7 +76,7 @@ def _discount_cell(row: RowView, label: str, currency: str) -> str:
     return (
         f'<td class="num discount" data-label="{gettext("Discount")}"><div class="pair">'
         f'<label class="sr-only" for="row-{i}-discount">{gettext("Discount, %(row)s") % named}</label>'
-        f'<input id="row-{i}-discount" name="rows-{i}-discount" value="{_e(row.data.get("discount", ""))}"'
+        f'<input id="row-{i}-discount" name="rows-{i}-discount" value="{esc(row.data.get("discount", ""))}"'
         f' inputmode="decimal" data-cell="discount" aria-describedby="row-{i}-discount-error"'
         f"{_invalid(row, 'discount')}>"
         f'<label class="sr-only" for="row-{i}-discount_type">{gettext("Discount type, %(row)s") % named}</label>'
@@ -95,7 +92,7 @@ def _tax_cell(row: RowView, label: str) -> str:
     return (
         f'<td class="num tax" data-label="{gettext("Tax")}"><div class="pair">'
         f'<label class="sr-only" for="row-{i}-tax_rate">{gettext("Tax rate in percent, %(row)s") % named}</label>'
-        f'<input id="row-{i}-tax_rate" name="rows-{i}-tax_rate" value="{_e(row.data.get("tax_rate", ""))}"'
+        f'<input id="row-{i}-tax_rate" name="rows-{i}-tax_rate" value="{esc(row.data.get("tax_rate", ""))}"'
         f' inputmode="decimal" data-cell="tax_rate" placeholder="—" aria-describedby="row-{i}-tax_rate-error"'
         f"{_invalid(row, 'tax_rate')}>"
         f'<label class="check"><input type="checkbox" id="row-{i}-tax_included" name="rows-{i}-tax_included"'
@@ -107,14 +104,9 @@ def _tax_cell(row: RowView, label: str) -> str:
 
 def _actions_cell(row: RowView, label: str, *, first: bool, last: bool) -> str:
     i, named = row.index, {"row": label}
-    up, down = " disabled" if first else "", " disabled" if last else ""
+    up, down = gettext("Move %(row)s up") % named, gettext("Move %(row)s down") % named
     return (
-        f'<td class="row-actions">'
-        f'<button type="submit" name="action" value="up:{i}" class="icon i-up" title="{gettext("Move up")}"{up}>'
-        f'<span class="sr-only">{gettext("Move %(row)s up") % named}</span></button>'
-        f'<button type="submit" name="action" value="down:{i}" class="icon i-down"'
-        f' title="{gettext("Move down")}"{down}>'
-        f'<span class="sr-only">{gettext("Move %(row)s down") % named}</span></button>'
+        f'<td class="row-actions">{move_buttons(i, up=up, down=down, first=first, last=last)}'
         f'<button type="submit" name="action" value="delete:{i}" class="icon i-remove danger"'
         f' title="{gettext("Delete")}"><span class="sr-only">{gettext("Delete %(row)s") % named}</span></button></td>'
     )
@@ -123,13 +115,13 @@ def _actions_cell(row: RowView, label: str, *, first: bool, last: bool) -> str:
 def _name_note(row: RowView) -> str:
     if not row.currency_note:
         return ""
-    return f'<span class="tag warn">{gettext("catalog price in %(code)s") % {"code": _e(row.currency_note)}}</span>'
+    return f'<span class="tag warn">{gettext("catalog price in %(code)s") % {"code": esc(row.currency_note)}}</span>'
 
 
 def row_html(row: RowView, *, currency: str, first: bool, last: bool) -> str:
     """One row; `currency` the discount's money option, escaped."""
-    i, label = row.index, _e(row.label)
-    hidden = "".join(f'<input type="hidden" name="rows-{i}-{name}" value="{_e(value)}">' for name, value in row.hidden)
+    i, label = row.index, esc(row.label)
+    hidden = "".join(f'<input type="hidden" name="rows-{i}-{name}" value="{esc(value)}">' for name, value in row.hidden)
     autofocus = " data-autofocus" if row.autofocus else ""
     return (
         f'<tr id="row-{i}" data-row="{i}"><td class="idx">{row.number}{hidden}</td>'
@@ -140,7 +132,7 @@ def row_html(row: RowView, *, currency: str, first: bool, last: bool) -> str:
         + _discount_cell(row, label, currency)
         + _tax_cell(row, label)
         + f'<td class="num total" data-label="{gettext("Total")}">'
-        + f'<span id="row-{i}-total">{_e(row.total or "—")}</span></td>'
+        + f'<span id="row-{i}-total">{esc(row.total or "—")}</span></td>'
         + _actions_cell(row, label, first=first, last=last)
         + "</tr>"
     )
@@ -148,7 +140,7 @@ def row_html(row: RowView, *, currency: str, first: bool, last: bool) -> str:
 
 def rows_html(rows: Sequence[RowView], *, currency_code: str) -> SafeString:
     """Every row of the editor's table; `currency_code` the deal's (the template's editor.currency.code)."""
-    currency = _e(currency_code) if currency_code else gettext("amount")  # |default:_("amount")
+    currency = esc(currency_code) if currency_code else gettext("amount")  # |default:_("amount")
     last = len(rows) - 1
     return mark_safe(  # noqa: S308 - every value above is escaped as the template escaped it
         "".join(row_html(row, currency=currency, first=n == 0, last=n == last) for n, row in enumerate(rows))
