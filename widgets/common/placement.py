@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -99,6 +99,8 @@ def user_token_store(*, portal: Portal, user_id: int, post: PlacementPost) -> Us
     kept = UserToken.objects.filter(portal=portal, user_id=user_id).first()
     if kept is not None and kept.access_token == post.auth_id and kept.refresh_token == post.refresh_id:
         return kept
+    if kept is not None and _tokens_update(kept, post):
+        return kept
     with transaction.atomic():
         token, _ = UserToken.objects.select_for_update().get_or_create(
             portal=portal,
@@ -107,6 +109,27 @@ def user_token_store(*, portal: Portal, user_id: int, post: PlacementPost) -> Us
         )
         token.access_token = post.auth_id
         token.refresh_token = post.refresh_id or token.refresh_token
-        token.expires_at = timezone.now() + timedelta(seconds=post.auth_expires - 30)  # 60 s..a day, parsed
+        token.expires_at = _expires_at(post)
         token.save()
     return token
+
+
+def _expires_at(post: PlacementPost) -> datetime:
+    return timezone.now() + timedelta(seconds=post.auth_expires - 30)  # 60 s..a day, parsed
+
+
+def _tokens_update(token: UserToken, post: PlacementPost) -> bool:
+    """Write the placement's tokens over the row just read: one UPDATE of those columns, no lock.
+
+    As the locked read-then-save did, the last placement to arrive wins; a missing REFRESH_ID
+    leaves the stored refresh token as it is in the database. False: the row is gone (reinstall).
+    """
+    changes: dict[str, Any] = {"access_token": post.auth_id, "expires_at": _expires_at(post)}
+    if post.refresh_id:
+        changes["refresh_token"] = post.refresh_id
+    # update() encrypts as save() does (the field's get_prep_value) but skips auto_now: set it here.
+    if not UserToken.objects.filter(pk=token.pk).update(**changes, updated_at=timezone.now()):
+        return False
+    for name, value in changes.items():
+        setattr(token, name, value)
+    return True

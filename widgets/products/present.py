@@ -8,12 +8,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from widgets.common import pricing
 from widgets.common.money import CurrencyFormat, plain
 from widgets.common.text import when_of
 from widgets.products.forms import RowDraft
+from widgets.products.row_html import rows_html
 from widgets.products.signing import state_sign
 from widgets.products.state import Bases, EditorRow, TabState, WireRow, bases_of, priced_row, rows_wire
 
@@ -130,6 +132,11 @@ class ProductsView:
     @property
     def empty(self) -> bool:
         return not self.rows and not self.plain
+
+    @property
+    def rows_html(self) -> SafeString:
+        """The editable rows' <tr>s (widgets.products.row_html: the template's costliest loop, in Python)."""
+        return rows_html(self.rows, currency_code=self.currency.code)
 
 
 def _money(fmt: CurrencyFormat, amount: Decimal) -> str:
