@@ -3,7 +3,7 @@ then the fill.
 
 The portal's POST is answered at once with the page's frame and a skeleton, before any REST
 request, so a slow portal shows "loading" instead of a blank frame (as the deal tab does,
-widgets.products.opening). AUTH_ID is not believed yet, so the skeleton shows nothing of the
+widgets.common.opening). AUTH_ID is not believed yet, so the skeleton shows nothing of the
 portal: it carries the placement's fields (as Retry does) and a one-time opening token (in a
 header, never a URL), and its htmx load POSTs both to `open_page`, which runs the one opening
 request (services.layout_admin_open) and answers the workspace. Without htmx (a plain Retry, a
@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 from typing import cast
 
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -27,6 +26,7 @@ from b24app.errors import B24Error
 from b24app.models import Portal
 from widgets.common.auth import TOKEN_HEADER, WidgetIdentity, WidgetRequest, frame_for_portal, widget_token_mint
 from widgets.common.failures import failure_reason
+from widgets.common.opening import opening_accept, opening_page, placement_link
 from widgets.common.placement import (
     PlacementMalformed,
     PlacementPost,
@@ -38,7 +38,6 @@ from widgets.common.placement import (
 from widgets.layouts import services
 from widgets.layouts.present import PAGE, layout_page_context, refused, render_workspace
 from widgets.layouts.services import NotLayoutAdmin
-from widgets.products.opening import OPENING_HEADER, OpeningRefused, opening_mint, opening_spend
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +45,6 @@ log = logging.getLogger(__name__)
 def _framed(response: HttpResponse, portal: Portal | None) -> HttpResponse:
     """Framable by the portal the POST named, when it named one we know; by nobody otherwise."""
     return frame_for_portal(response, portal) if portal else response
-
-
-def _with_query(request: HttpRequest, name: str) -> str:
-    """The URL `name` with the placement's query (DOMAIN, LANG, ...) as the portal sent it."""
-    query = request.META.get("QUERY_STRING", "")
-    return reverse(f"widgets:{name}") + (f"?{query}" if query else "")
 
 
 def _placement(request: HttpRequest) -> tuple[PlacementPost, Portal] | HttpResponse:
@@ -74,12 +67,9 @@ def _placement_opened(request: HttpRequest) -> tuple[PlacementPost, Portal] | Ht
     placed = _placement(request)
     if isinstance(placed, HttpResponse):
         return placed
-    try:
-        opening_spend(request.headers.get(OPENING_HEADER, ""), portal_id=placed[1].pk, auth_id=placed[0].auth_id)
-    except OpeningRefused as exc:
-        log.info("layout page opening refused for %s: %s", placed[1].member_id, exc)
-        return HttpResponseForbidden("Forbidden", content_type="text/plain")
-    return placed
+    post, portal = placed
+    refusal = opening_accept(request, portal_id=portal.pk, auth_id=post.auth_id, member_id=portal.member_id)
+    return refusal or placed
 
 
 @csrf_exempt  # the portal's cross-site form POST carries no CSRF token (protocol §5.3)
@@ -93,13 +83,9 @@ def main_page(request: HttpRequest) -> HttpResponse:
         return placed
     post, portal = placed
     context = {
-        "opening": {
-            "placement_url": _with_query(request, "layout_home"),
-            "open_url": _with_query(request, "layout_open"),
-            "token": opening_mint(portal_id=portal.pk, auth_id=post.auth_id),
-            "header": OPENING_HEADER,
-            "fields": placement_retry_fields(request),
-        },
+        "opening": opening_page(
+            request, portal_id=portal.pk, auth_id=post.auth_id, start="layout_home", fill="layout_open"
+        ),
         "bx24_js": trust.bx24_js_url(),
     }
     response = render(request, PAGE, context)
@@ -127,7 +113,7 @@ def open_page(request: HttpRequest) -> HttpResponse:
         log.warning("layout page: Bitrix24 failed on open: %s", exc)
         retry = {
             "placement_retry": placement_retry_fields(request),
-            "placement_url": _with_query(request, "layout_home"),  # Retry opens the page again, from its start
+            "placement_url": placement_link(request, "layout_home"),  # Retry opens the page again, from its start
             "failure": failure_reason(exc),  # what happened, not always "did not answer" (a 502 answers at once)
         }
         return frame_for_portal(refused(request, reason="unavailable", status=200, extra=retry), portal)

@@ -38,6 +38,7 @@ from widgets.common.freshness import (
     deal_version,
     poll_seconds,
 )
+from widgets.common.opening import opening_accept, opening_page, placement_link
 from widgets.common.placement import (
     PlacementMalformed,
     PlacementPost,
@@ -49,7 +50,6 @@ from widgets.common.placement import (
 from widgets.common.theme import theme_get
 from widgets.contacts.present import contacts_view
 from widgets.products.editor import drafts_of
-from widgets.products.opening import OPENING_HEADER, OpeningRefused, opening_mint, opening_spend
 from widgets.products.present import Results, products_view, tab_page_context
 from widgets.products.services import (
     Loaded,
@@ -161,19 +161,13 @@ def _placement(request: HttpRequest) -> tuple[PlacementPost, Portal] | HttpRespo
     return post, portal
 
 
-def _with_query(request: HttpRequest, name: str) -> str:
-    """The URL `name` with the placement's query (DOMAIN, LANG, ...) as the portal sent it."""
-    query = request.META.get("QUERY_STRING", "")
-    return reverse(f"widgets:{name}") + (f"?{query}" if query else "")
-
-
 @csrf_exempt  # Bitrix24 POSTs this cross-site without a CSRF token (bitrix24-protocol.md §5.2)
 @require_POST
 def tab_placement(request: HttpRequest) -> HttpResponse:
     """The first paint: the frame and a skeleton at once, with no REST request before it.
 
     AUTH_ID is not verified yet, so the skeleton shows nothing of the deal; its htmx load posts
-    the placement's fields back with a one-time opening token (widgets.products.opening) to
+    the placement's fields back with a one-time opening token (widgets.common.opening) to
     tab_open, which runs the one opening batch.
     """
     placed = _placement(request)
@@ -188,11 +182,9 @@ def _opening(request: HttpRequest, post: PlacementPost, portal: Portal, *, poll_
     with translation.override(post.lang):
         context = {
             "LANGUAGE_CODE": post.lang,
-            "placement_url": _with_query(request, "tab_placement"),
-            "open_url": _with_query(request, "tab_open"),
-            "opening_token": opening_mint(portal_id=portal.pk, auth_id=post.auth_id),
-            "opening_header": OPENING_HEADER,
-            "placement_fields": placement_retry_fields(request),
+            "opening": opening_page(
+                request, portal_id=portal.pk, auth_id=post.auth_id, start="tab_placement", fill="tab_open"
+            ),
             "bx24_js": trust.bx24_js_url(),
             "poll_after": f"{poll_after:.1f}" if poll_after else "",
         }
@@ -209,18 +201,19 @@ def tab_open(request: HttpRequest) -> HttpResponse:
     if isinstance(placed, HttpResponse):
         return placed
     post, portal = placed
-    try:
-        opening_spend(request.headers.get(OPENING_HEADER, ""), portal_id=portal.pk, auth_id=post.auth_id)
-    except OpeningRefused as exc:
-        log.info("deal tab opening refused for %s: %s", portal.member_id, exc)
-        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    refusal = opening_accept(request, portal_id=portal.pk, auth_id=post.auth_id, member_id=portal.member_id)
+    if refusal is not None:
+        return refusal
     queued = queued_seconds(portal.member_id)
     if queued > BUSY_SECONDS:
         # A long queue in the limiter: answer "busy" now and come back, rather than hold a server
         # thread (which the next user's first paint needs) while the request waits its turn.
         return _opening(request, post, portal, poll_after=min(POLL_MAX_SECONDS, queued - BUSY_SECONDS + 0.5))
     with translation.override(post.lang):
-        context: dict[str, Any] = {"LANGUAGE_CODE": post.lang, "placement_url": _with_query(request, "tab_placement")}
+        context: dict[str, Any] = {
+            "LANGUAGE_CODE": post.lang,
+            "placement_url": placement_link(request, "tab_placement"),
+        }
         known = _version_before(portal, post)
         try:
             opened = deal_tab_open(post=post, portal=portal)

@@ -6,6 +6,9 @@ it. The skeleton therefore shows no deal data; it carries the placement's fields
 form already does) and this token, and its htmx load POSTs both to the fill view, which runs the
 one opening batch that verifies AUTH_ID and loads the tab.
 
+Both screens that open from a portal POST (the deal tab, the layout page) open this way:
+`opening_page` is what their skeleton carries, `opening_accept` what their fill checks first.
+
 The token is signed (Django's signing, with its own salt), lives OPENING_SECONDS, is bound to the
 portal and to a hash of the AUTH_ID it was minted for (so it opens nothing with other fields), and
 is spent on first use (the cache remembers its nonce), so a copied token replays nothing. It
@@ -15,14 +18,22 @@ travels in a header (X-Opening-Token), never in a URL.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from dataclasses import dataclass
 
 from django.core import signing
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.urls import reverse
+
+from widgets.common.placement import placement_retry_fields
+
+log = logging.getLogger(__name__)
 
 OPENING_HEADER = "X-Opening-Token"
 OPENING_SECONDS = 120  # the fill follows the first paint within a second or two; slack for a slow browser
-_SALT = "widgets.products.opening"
+_SALT = "widgets.common.opening"
 
 
 class OpeningRefused(Exception):
@@ -53,3 +64,41 @@ def opening_spend(token: str, *, portal_id: int, auth_id: str) -> None:
     # cache.add is atomic (Redis SET NX in production): of two requests with one token, one opens.
     if not cache.add(f"deal-tab-opening:{payload.get('n')}", 1, timeout=OPENING_SECONDS + 5):
         raise OpeningRefused("opening token already used")
+
+
+@dataclass(frozen=True)
+class OpeningPage:
+    """What a skeleton carries to its fill (templates/widgets/opening_form.html)."""
+
+    placement_url: str  # Retry without htmx: the placement POST again, from the start
+    open_url: str  # the fill
+    token: str
+    header: str
+    fields: list[tuple[str, str]]  # the placement's fields, as the portal posted them
+
+
+def placement_link(request: HttpRequest, name: str) -> str:
+    """The URL of view `name` with the placement's query (DOMAIN, LANG, ...) as the portal sent it."""
+    query = request.META.get("QUERY_STRING", "")
+    return reverse(f"widgets:{name}") + (f"?{query}" if query else "")
+
+
+def opening_page(request: HttpRequest, *, portal_id: int, auth_id: str, start: str, fill: str) -> OpeningPage:
+    """A fresh opening for the skeleton of the placement view `start`, filled by the view `fill`."""
+    return OpeningPage(
+        placement_url=placement_link(request, start),
+        open_url=placement_link(request, fill),
+        token=opening_mint(portal_id=portal_id, auth_id=auth_id),
+        header=OPENING_HEADER,
+        fields=placement_retry_fields(request),
+    )
+
+
+def opening_accept(request: HttpRequest, *, portal_id: int, auth_id: str, member_id: str) -> HttpResponse | None:
+    """None once the fill's token is spent; else the bare 403 a forged or replayed fill gets."""
+    try:
+        opening_spend(request.headers.get(OPENING_HEADER, ""), portal_id=portal_id, auth_id=auth_id)
+    except OpeningRefused as exc:
+        log.info("opening refused for %s: %s", member_id, exc)
+        return HttpResponseForbidden("Forbidden", content_type="text/plain")
+    return None
