@@ -249,7 +249,10 @@ def test_every_screen_fits_reads_well_and_logs_nothing(
     from widgets.models import ThemeChoice
 
     assert ThemeChoice.objects.get(user_id=1).theme == chosen
-    ThemeChoice.objects.all().delete()
+    from widgets.common.theme import theme_set
+
+    # The next walk starts at "auto" again (the choice is cached too: theme_set writes both).
+    theme_set(portal_id=ThemeChoice.objects.get(user_id=1).portal_id, user_id=1, theme="auto")
     if scheme == "light" and lang == "en":
         page.set_viewport_size({"width": 360, "height": 720})
         page.wait_for_timeout(400)

@@ -9,6 +9,7 @@ import pytest
 import requests
 from django.urls import reverse
 
+from bench.portal import opening_of
 from tests.conftest import SandboxPortal
 from tests.widgets.layout_support import Installed, installed_fixture, placement_form, portal_query  # noqa: F401
 from tests.widgets.tab_support import deal_of, open_tab
@@ -67,7 +68,16 @@ def test_a_theme_change_without_a_widget_token_is_forbidden(sandbox: SandboxPort
 
 def test_a_russian_portal_user_gets_the_layout_refusal_in_russian(installed: Installed) -> None:
     query = portal_query(installed.sandbox).replace("LANG=en", "LANG=ru")
-    response = requests.post(f"{installed.sandbox.app_url}?{query}", data=placement_form(user=3), timeout=30)
+    paint = requests.post(f"{installed.sandbox.app_url}?{query}", data=placement_form(user=3), timeout=30)
+    assert '<html lang="ru"' in paint.text
+    opening = opening_of(paint.text)  # the first paint is a skeleton; its fill tells the user who can edit
+    assert opening is not None, paint.text[:2000]
+    response = requests.post(
+        installed.sandbox.app_url.rstrip("/") + opening.url,
+        data=opening.fields,
+        headers={"X-Opening-Token": opening.token},
+        timeout=30,
+    )
     assert response.status_code == 200  # a page meant to be read, not a failed request
     assert "Обратитесь к администратору Битрикс24" in response.text
     assert '<html lang="ru"' in response.text
