@@ -20,13 +20,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
 from django.urls import reverse
 
+from b24app import trust
+from b24app.models import Portal
+from widgets.common.auth import frame_for_portal
 from widgets.common.placement import placement_retry_fields
 
 log = logging.getLogger(__name__)
@@ -102,3 +107,12 @@ def opening_accept(request: HttpRequest, *, portal_id: int, auth_id: str, member
         log.info("opening refused for %s: %s", member_id, exc)
         return HttpResponseForbidden("Forbidden", content_type="text/plain")
     return None
+
+
+def opening_render(
+    request: HttpRequest, template: str, context: Mapping[str, object], *, portal: Portal
+) -> HttpResponse:
+    """A skeleton page: framable by its portal only, never cached (it carries AUTH_ID, as the portal's POST did)."""
+    response = render(request, template, {**context, "bx24_js": trust.bx24_js_url()})
+    response["Cache-Control"] = "no-store"
+    return frame_for_portal(response, portal)

@@ -16,17 +16,15 @@ import logging
 from typing import cast
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from b24app import trust
 from b24app import views as b24app_views
 from b24app.errors import B24Error
 from b24app.models import Portal
 from widgets.common.auth import TOKEN_HEADER, WidgetIdentity, WidgetRequest, frame_for_portal, widget_token_mint
 from widgets.common.failures import failure_reason
-from widgets.common.opening import opening_accept, opening_page, placement_link
+from widgets.common.opening import opening_accept, opening_page, opening_render, placement_link
 from widgets.common.placement import (
     PlacementMalformed,
     PlacementPost,
@@ -86,11 +84,8 @@ def main_page(request: HttpRequest) -> HttpResponse:
         "opening": opening_page(
             request, portal_id=portal.pk, auth_id=post.auth_id, start="layout_home", fill="layout_open"
         ),
-        "bx24_js": trust.bx24_js_url(),
     }
-    response = render(request, PAGE, context)
-    response["Cache-Control"] = "no-store"  # it carries AUTH_ID (as the portal's own POST did)
-    return frame_for_portal(response, portal)
+    return opening_render(request, PAGE, context, portal=portal)
 
 
 @csrf_exempt  # the one-time opening token (a header) and the portal's AUTH_ID are this post's proof

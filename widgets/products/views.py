@@ -38,7 +38,7 @@ from widgets.common.freshness import (
     deal_version,
     poll_seconds,
 )
-from widgets.common.opening import opening_accept, opening_page, placement_link
+from widgets.common.opening import opening_accept, opening_page, opening_render, placement_link
 from widgets.common.placement import (
     PlacementMalformed,
     PlacementPost,
@@ -185,12 +185,9 @@ def _opening(request: HttpRequest, post: PlacementPost, portal: Portal, *, poll_
             "opening": opening_page(
                 request, portal_id=portal.pk, auth_id=post.auth_id, start="tab_placement", fill="tab_open"
             ),
-            "bx24_js": trust.bx24_js_url(),
             "poll_after": f"{poll_after:.1f}" if poll_after else "",
         }
-        response = render(request, OPENING_TEMPLATE, context)
-    response["Cache-Control"] = "no-store"  # it carries AUTH_ID (as the portal's own POST did)
-    return frame_for_portal(response, portal)
+        return opening_render(request, OPENING_TEMPLATE, context, portal=portal)
 
 
 @csrf_exempt  # the one-time opening token (a header) and the portal's AUTH_ID are this post's proof
